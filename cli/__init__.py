@@ -1,0 +1,1 @@
+"""The `nguvu` command: the outermost edge, which may import every other package."""

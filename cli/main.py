@@ -1,0 +1,12 @@
+"""Entry point of the `nguvu` console command: imports every command module, then runs the app."""
+
+from cli import token_cmds  # noqa: F401  (registers `nguvu token ...` and `nguvu meter pan`)
+from cli.apps import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

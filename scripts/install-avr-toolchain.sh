@@ -1,0 +1,15 @@
+#!/bin/sh
+# Installs the Debian packages the firmware build and simulator tests need, if they are missing.
+set -eu
+PKGS="gcc-avr avr-libc binutils-avr arduino-core-avr simavr libsimavr-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages:$missing (run this script as root, or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
