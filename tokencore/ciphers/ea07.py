@@ -1,0 +1,200 @@
+"""EA07, the Standard Transfer Algorithm (sts-notes §2.1): a 16-round SP network, 64-bit block and key.
+
+The rounds are computed with lookup tables over 12-bit chunks (three nibbles): the permutation is
+linear, so a round is `OR over chunks c of T[c][sel][chunk_c]`, where T folds the chunk's nibble
+substitutions (chosen by one key bit per nibble, `sel`) into the permutation. A cipher object selects,
+once per key, the table each round uses, so a block costs 16 x 6 lookups. `reference_encrypt` and
+`reference_decrypt` are the same algorithm bit by bit, straight from the prose: the tests check one
+against the other, and the benchmark uses them as its baseline.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from tokencore.ciphers.tables import REAL, TableSet
+
+MASK64 = (1 << 64) - 1
+
+
+def _rotl(x: int, n: int) -> int:
+    return ((x << n) | (x >> (64 - n))) & MASK64
+
+
+def _rotr(x: int, n: int) -> int:
+    return ((x >> n) | (x << (64 - n))) & MASK64
+
+
+def _permute_bits(x: int, perm: tuple[int, ...]) -> int:
+    out = 0
+    for i in range(64):
+        if (x >> i) & 1:
+            out |= 1 << perm[i]
+    return out
+
+
+# (shift, nibble count) of each chunk: five chunks of three nibbles and one of a single nibble.
+CHUNKS = ((0, 3), (12, 3), (24, 3), (36, 3), (48, 3), (60, 1))
+ChunkTables = tuple[tuple[tuple[int, ...], ...], ...]  # [chunk][sel][chunk value] -> 64-bit word
+
+
+def _spread(perm: tuple[int, ...] | None) -> list[list[int]]:
+    """[nibble position][value] -> that nibble placed at its position, then permuted by `perm`."""
+    return [
+        [_permute_bits(v << (4 * n), perm) if perm else v << (4 * n) for v in range(16)] for n in range(16)
+    ]
+
+
+def _chunk_tables(spread: list[list[int]], box0: tuple[int, ...], box1: tuple[int, ...]) -> ChunkTables:
+    tables = []
+    for shift, width in CHUNKS:
+        first = shift // 4
+        # placed[n][s][v]: nibble value v at chunk nibble n, substituted by box s, placed and permuted.
+        placed = [
+            [[spread[first + n][box[v]] for v in range(16)] for box in (box0, box1)] for n in range(width)
+        ]
+        per_sel = []
+        for sel in range(1 << width):
+            rows = [placed[n][(sel >> n) & 1] for n in range(width)]
+            if width == 1:
+                per_sel.append(tuple(rows[0]))
+            else:
+                low, mid, high = rows
+                per_sel.append(tuple(h | m | lo for h in high for m in mid for lo in low))
+        tables.append(tuple(per_sel))
+    return tuple(tables)
+
+
+@lru_cache(maxsize=8)
+def _encrypt_tables(tables: TableSet) -> ChunkTables:
+    return _chunk_tables(_spread(tables.perm), tables.s1, tables.s2)
+
+
+@lru_cache(maxsize=8)
+def _decrypt_tables(tables: TableSet) -> tuple[ChunkTables, ChunkTables, ChunkTables]:
+    """P^-1 alone; inverse substitution followed by P^-1; inverse substitution alone (the last step).
+    Decryption picks S2^-1 when the key bit is 0 and S1^-1 when it is 1."""
+    identity = tuple(range(16))
+    spread_inv = _spread(tables.perm_inv)
+    first = _chunk_tables(spread_inv, identity, identity)
+    middle = _chunk_tables(spread_inv, tables.s2_inv, tables.s1_inv)
+    last = _chunk_tables(_spread(None), tables.s2_inv, tables.s1_inv)
+    return first, middle, last
+
+
+def _gather(offset: int) -> tuple[int, ...]:
+    """[12-bit chunk of the key] -> its bits (4n + offset), n = 0..2, packed as a 3-bit selector."""
+    return tuple(sum(((v >> (4 * n + offset)) & 1) << n for n in range(3)) for v in range(4096))
+
+
+_GATHER_ENC = _gather(3)
+_GATHER_DEC = _gather(0)
+
+
+def _selectors(key: int, gather: tuple[int, ...]) -> tuple[int, ...]:
+    """Per chunk, one key bit per nibble n: bit (4n+3) when encrypting, (4n) when decrypting."""
+    return (
+        gather[key & 4095],
+        gather[(key >> 12) & 4095],
+        gather[(key >> 24) & 4095],
+        gather[(key >> 36) & 4095],
+        gather[(key >> 48) & 4095],
+        gather[(key >> 60) & 15],
+    )
+
+
+Round = tuple[tuple[int, ...], ...]
+
+
+class Ea07:
+    """EA07 with one decoder key and one table set; immutable, reusable for many blocks."""
+
+    __slots__ = ("_dec_rounds", "_enc_rounds", "_key", "_tables")
+
+    def __init__(self, key: int, tables: TableSet = REAL) -> None:
+        if not 0 <= key <= MASK64:
+            raise ValueError("EA07 key must be a 64-bit integer")
+        self._key = key
+        self._tables = tables
+        enc = _encrypt_tables(tables)
+        k = _rotr(~key & MASK64, 12)
+        rounds: list[Round] = []
+        e0, e1, e2, e3, e4, e5 = enc
+        gather = _GATHER_ENC
+        for _ in range(16):
+            s0, s1, s2, s3, s4, s5 = _selectors(k, gather)
+            rounds.append((e0[s0], e1[s1], e2[s2], e3[s3], e4[s4], e5[s5]))
+            k = ((k << 1) | (k >> 63)) & MASK64
+        self._enc_rounds = rounds
+        self._dec_rounds: list[Round] | None = None  # built on first decryption
+
+    def __repr__(self) -> str:
+        return "Ea07(<key hidden>)"
+
+    def _build_decryption(self) -> list[Round]:
+        first, middle, last = _decrypt_tables(self._tables)
+        rounds: list[Round] = [tuple(first[c][0] for c in range(6))]
+        k = self._key
+        for d in range(16):
+            sel = _selectors(k, _GATHER_DEC)
+            source = middle if d < 15 else last
+            rounds.append(tuple(source[c][sel[c]] for c in range(6)))
+            k = _rotr(k, 1)
+        self._dec_rounds = rounds
+        return rounds
+
+    def encrypt_block(self, x: int) -> int:
+        """Encrypt one 64-bit block (an int)."""
+        for t0, t1, t2, t3, t4, t5 in self._enc_rounds:
+            x = (
+                t0[x & 4095]
+                | t1[(x >> 12) & 4095]
+                | t2[(x >> 24) & 4095]
+                | t3[(x >> 36) & 4095]
+                | t4[(x >> 48) & 4095]
+                | t5[x >> 60]
+            )
+        return x
+
+    def decrypt_block(self, x: int) -> int:
+        """Decrypt one 64-bit block (an int)."""
+        rounds = self._dec_rounds or self._build_decryption()
+        for t0, t1, t2, t3, t4, t5 in rounds:
+            x = (
+                t0[x & 4095]
+                | t1[(x >> 12) & 4095]
+                | t2[(x >> 24) & 4095]
+                | t3[(x >> 36) & 4095]
+                | t4[(x >> 48) & 4095]
+                | t5[x >> 60]
+            )
+        return x
+
+
+def reference_encrypt(key: int, block: int, tables: TableSet = REAL) -> int:
+    """EA07 encryption exactly as sts-notes §2.1 words it, one bit and one nibble at a time."""
+    k = _rotr(~key & MASK64, 12)
+    x = block
+    for _ in range(16):
+        sub = 0
+        for n in range(16):
+            box = tables.s2 if (k >> (4 * n + 3)) & 1 else tables.s1
+            sub |= box[(x >> (4 * n)) & 15] << (4 * n)
+        x = _permute_bits(sub, tables.perm)
+        k = _rotl(k, 1)
+    return x
+
+
+def reference_decrypt(key: int, block: int, tables: TableSet = REAL) -> int:
+    """EA07 decryption exactly as sts-notes §2.1 words it (the baseline of benchmarks/tokens.py)."""
+    k = key
+    x = block
+    for _ in range(16):
+        x = _permute_bits(x, tables.perm_inv)
+        sub = 0
+        for n in range(16):
+            box = tables.s1_inv if (k >> (4 * n)) & 1 else tables.s2_inv
+            sub |= box[(x >> (4 * n)) & 15] << (4 * n)
+        x = sub
+        k = _rotr(k, 1)
+    return x

@@ -1,0 +1,254 @@
+"""The meter-side state machine: `enter_token(state, digits, now_ms) -> (state, result)`.
+
+The processing order (sts-notes §3.1): format; class; decrypt (not Class 1); CRC; dispatch on class and
+subclass; for TID tokens: key expiry, used, old, range, DDTK, overflow, apply and record the TID; key
+change sections staged in any order until the set is complete (§3.3); keypad lockout (§3.4).
+The C decoder in firmware/ implements the same rules; the two are tested against each other.
+`now_ms` is the meter's own clock (milliseconds); it only times the lockout and the key change window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tokencore.amount import decode_amount, decode_currency
+from tokencore.blocks import (
+    CLASS_CREDIT,
+    CLASS_TEST,
+    CLEAR_ALL_REGISTERS,
+    CLEAR_REGISTERS,
+    Fields,
+    KeySection,
+    Kind,
+    parse_block,
+    parse_kct,
+)
+from tokencore.ciphers import make_cipher
+from tokencore.decoder.state import REGISTER_COUNT, UNIT_SCALE, MeterKey, MeterState, PendingSection
+from tokencore.digits import MAX_TOKEN_VALUE, untranspose_class
+from tokencore.keys import DecoderKey
+from tokencore.outcome import Outcome
+from tokencore.params import Ea, KeyType
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    """What the meter did with one entry. `amount` is in register units (Wh...) for credit, watts for
+    MPL/MPPUL; `register` is the credit register filled or cleared (0xFFFF: all)."""
+
+    outcome: Outcome
+    kind: Kind | None = None
+    token_class: int | None = None
+    subclass: int | None = None
+    tid: int | None = None
+    amount: int | None = None
+    register: int | None = None
+    control: int | None = None
+    lock_remaining_ms: int = 0
+
+
+def _result(outcome: Outcome, fields: Fields | None = None, **extra: int | None) -> DecodeResult:
+    if fields is None:
+        return DecodeResult(outcome, **extra)  # type: ignore[arg-type]
+    return DecodeResult(
+        outcome,
+        fields.kind,
+        fields.token_class,
+        fields.subclass,
+        fields.tid,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _parse_entry(digits: str) -> int | None:
+    """The 66-bit value of 20 entered digits, or None when the entry is not a token."""
+    if len(digits) != 20 or not digits.isascii() or not digits.isdigit():
+        return None
+    value = int(digits)
+    return value if value <= MAX_TOKEN_VALUE else None
+
+
+def _expire_pending(state: MeterState, now_ms: int) -> MeterState:
+    timeout = state.config.kct_timeout_ms
+    fresh = tuple(p for p in state.pending if 0 <= now_ms - p.received_ms <= timeout)
+    return state if len(fresh) == len(state.pending) else replace(state, pending=fresh)
+
+
+def _wrong_entry(state: MeterState, now_ms: int, outcome: Outcome) -> tuple[MeterState, DecodeResult]:
+    cfg = state.config
+    wrong = state.wrong_entries + 1
+    locked_until = state.locked_until_ms
+    if wrong >= cfg.lockout_threshold:
+        lock_ms = min(cfg.lockout_base_ms << (wrong - cfg.lockout_threshold), cfg.lockout_max_ms)
+        locked_until = now_ms + lock_ms
+    new = replace(state, wrong_entries=wrong, locked_until_ms=locked_until)
+    return new, DecodeResult(outcome, lock_remaining_ms=max(0, locked_until - now_ms))
+
+
+def _accepted(state: MeterState) -> MeterState:
+    """An accepted meter-specific token resets the lockout."""
+    if state.wrong_entries == 0 and state.locked_until_ms == 0:
+        return state
+    return replace(state, wrong_entries=0, locked_until_ms=0)
+
+
+def enter_token(state: MeterState, digits: str, now_ms: int) -> tuple[MeterState, DecodeResult]:
+    """Process one token entry (exactly the characters entered) at meter time `now_ms`.
+
+    Never raises for any entry: every refusal is an Outcome, and a refused entry changes nothing but
+    the lockout counter.
+    """
+    state = _expire_pending(state, now_ms)
+    value = _parse_entry(digits)
+    token_class = None if value is None else (value >> 27) & 3
+    if state.is_locked(now_ms) and token_class != CLASS_TEST:
+        return state, DecodeResult(Outcome.LOCKED, lock_remaining_ms=state.locked_until_ms - now_ms)
+    if value is None or token_class is None:
+        return _wrong_entry(state, now_ms, Outcome.FORMAT_ERROR)
+    token_class, encrypted = untranspose_class(value)
+    if token_class == CLASS_TEST:
+        return _test_token(state, now_ms, parse_block(CLASS_TEST, encrypted))
+    key = state.key
+    block = make_cipher(key.key, key.ea).decrypt_block(encrypted)
+    fields = parse_block(token_class, block)
+    if not fields.crc_ok:
+        return _wrong_entry(state, now_ms, Outcome.CRC_ERROR)
+    if not _supported(state, fields):
+        return state, _result(Outcome.FUNCTION_ERROR, fields)
+    if fields.key_section is not None:
+        return _key_change_section(state, now_ms, block, fields)
+    return _tid_token(state, fields)
+
+
+def _supported(state: MeterState, fields: Fields) -> bool:
+    kind = fields.kind
+    if kind is Kind.UNDEFINED:
+        return False
+    if fields.token_class == CLASS_CREDIT:
+        return fields.subclass in state.config.services
+    if kind in (Kind.KCT_3, Kind.KCT_4):
+        return state.key.ea is Ea.EA11
+    return True
+
+
+def _test_token(state: MeterState, now_ms: int, fields: Fields) -> tuple[MeterState, DecodeResult]:
+    """Class 1: not encrypted, no TID, never recorded; processed even while the keypad is locked."""
+    if not fields.crc_ok:
+        return _wrong_entry(state, now_ms, Outcome.CRC_ERROR)
+    if fields.kind is not Kind.TEST:
+        return state, _result(Outcome.FUNCTION_ERROR, fields)
+    if fields.mfr_code != state.pan.mfr_code:
+        return state, _result(Outcome.MFR_CODE_ERROR, fields)
+    return state, _result(Outcome.ACCEPT, fields, control=fields.control)
+
+
+def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeResult]:
+    tid = fields.tid
+    assert tid is not None
+
+    def refuse(outcome: Outcome) -> tuple[MeterState, DecodeResult]:
+        return state, _result(outcome, fields)
+
+    if (tid >> 16) > state.key.ken:
+        return refuse(Outcome.KEY_EXPIRED)
+    if tid in state.tid_memory:
+        return refuse(Outcome.USED)
+    if tid < min(state.tid_memory):
+        return refuse(Outcome.OLD)
+    kind = fields.kind
+    if kind is Kind.CLEAR_CREDIT and fields.payload not in CLEAR_REGISTERS:
+        return refuse(Outcome.RANGE_ERROR)
+    new = state
+    amount = register = None
+    if fields.token_class == CLASS_CREDIT:
+        if state.key.kt == KeyType.DDTK:
+            return refuse(Outcome.DDTK_ERROR)
+        register = fields.subclass
+        amount = _credit_amount(fields)
+        if state.registers[register] + amount > state.config.register_limit:
+            return refuse(Outcome.OVERFLOW)
+        registers = list(state.registers)
+        registers[register] += amount
+        new = replace(state, registers=tuple(registers))
+    elif kind is Kind.MPL:
+        assert fields.amount_field is not None
+        amount = decode_amount(fields.amount_field)
+        new = replace(state, mpl_watts=amount)
+    elif kind is Kind.MPPUL:
+        assert fields.amount_field is not None
+        amount = decode_amount(fields.amount_field)
+        new = replace(state, mppul_watts=amount)
+    elif kind is Kind.CLEAR_CREDIT:
+        register = fields.payload
+        cleared = range(REGISTER_COUNT) if register == CLEAR_ALL_REGISTERS else (register,)
+        new = replace(state, registers=tuple(0 if i in cleared else r for i, r in enumerate(state.registers)))
+    elif kind is Kind.TARIFF_RATE:
+        new = replace(state, tariff_rate=fields.payload)
+    elif kind is Kind.CLEAR_TAMPER:
+        new = replace(state, tamper=False)
+    elif kind is Kind.WATER_FACTOR:
+        new = replace(state, water_factor=fields.payload)
+    new = _accepted(_record_tid(new, tid))
+    return new, _result(Outcome.ACCEPT, fields, amount=amount, register=register)
+
+
+def _credit_amount(fields: Fields) -> int:
+    if fields.kind is Kind.CURRENCY_CREDIT:
+        assert fields.exponent is not None and fields.mantissa is not None
+        return decode_currency(fields.exponent, fields.mantissa)
+    assert fields.amount_field is not None
+    return decode_amount(fields.amount_field) * UNIT_SCALE
+
+
+def _record_tid(state: MeterState, tid: int) -> MeterState:
+    """Replace the smallest (oldest) remembered TID; the first one when several are equal."""
+    memory = list(state.tid_memory)
+    memory[memory.index(min(memory))] = tid
+    return replace(state, tid_memory=tuple(memory))
+
+
+def _key_change_section(
+    state: MeterState, now_ms: int, block: int, fields: Fields
+) -> tuple[MeterState, DecodeResult]:
+    sub = fields.subclass
+    others = [p for p in state.pending if p.subclass != sub]
+    held = tuple(sorted([*others, PendingSection(sub, block, now_ms)], key=lambda p: p.subclass))
+    needed = (3, 4) if state.key.ea is Ea.EA07 else (3, 4, 8, 9)
+    have = {p.subclass for p in held}
+    if not set(needed) <= have:
+        outcome = Outcome.KCT_1ST_PENDING if 3 not in have else Outcome.KCT_2ND_PENDING
+        return _accepted(replace(state, pending=held)), _result(outcome, fields)
+    sections = {p.subclass: parse_kct(p.block) for p in held}
+    first = sections[3]
+    assert first.kt is not None
+    cleared = replace(state, pending=())
+    # Key-type rules (sts-notes §3.3), checked once the whole set is present.
+    if (first.kt == KeyType.DITK and state.key.kt != KeyType.DITK) or first.kt == KeyType.DCTK:
+        return cleared, _result(Outcome.KEY_TYPE_ERROR, fields)
+    return _accepted(_apply_key_change(cleared, sections)), _result(Outcome.ACCEPT, fields)
+
+
+def _apply_key_change(state: MeterState, s: dict[int, KeySection]) -> MeterState:
+    first, second = s[3], s[4]
+    assert first.ken_nibble is not None and second.ken_nibble is not None
+    assert first.krn is not None and first.kt is not None and second.ti is not None
+    words: tuple[int, ...]
+    if state.key.ea is Ea.EA07:
+        words = (first.key_word, second.key_word)
+        sgc = state.key.sgc
+    else:
+        words = (first.key_word, s[8].key_word, s[9].key_word, second.key_word)
+        assert s[8].sgc_part is not None and s[9].sgc_part is not None
+        sgc = (s[9].sgc_part << 12) | s[8].sgc_part
+    material = b"".join(w.to_bytes(4, "big") for w in words)
+    key = MeterKey(
+        DecoderKey(material),
+        state.key.ea,
+        kt=first.kt,
+        krn=first.krn,
+        ti=second.ti,
+        ken=(first.ken_nibble << 4) | second.ken_nibble,
+        sgc=sgc,
+    )
+    memory = (0,) * state.config.tid_memory_size if first.ro else state.tid_memory
+    return replace(state, key=key, tid_memory=memory)
