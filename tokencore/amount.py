@@ -18,9 +18,11 @@ MANTISSA_MAX = (1 << MANTISSA_BITS) - 1
 MAX_EXPONENT = 3
 
 
-_POW10 = tuple(10**i for i in range(32))
+_POW10: tuple[int, ...] = tuple(10**i for i in range(32))
 # Σ_{i=1..e} 2^14·10^(i−1): the value where exponent e starts.
-_OFFSETS = tuple(sum((1 << MANTISSA_BITS) * _POW10[i - 1] for i in range(1, e + 1)) for e in range(32))
+_OFFSETS: tuple[int, ...] = tuple(
+    sum((1 << MANTISSA_BITS) * _POW10[i - 1] for i in range(1, e + 1)) for e in range(32)
+)
 
 
 def _offset(exponent: int) -> int:
