@@ -35,6 +35,7 @@ __all__ = ["OrangeConfig", "OrangeMoney", "check_status"]
 
 _OK_CODES = ("0", "200")
 _PENDING_WORDS = ("pending", "en cours", "initiated", "processing", "ongoing")
+_UNKNOWN_WORDS = ("introuvable", "not found", "inconnu", "unknown")
 _FAILED_WORDS = ("fail", "echec", "échec", "cancel", "annul", "expired", "expir", "refus", "insufficient")
 
 
@@ -76,6 +77,8 @@ def check_status(fields: Mapping[str, str]) -> PaymentStatus:
     word = (fields.get("status") or fields.get("transStatus") or "").lower()
     desc = (fields.get("resultDesc") or "").lower()
     for text in (word, desc):
+        if any(w in text for w in _UNKNOWN_WORDS):
+            return PaymentStatus.UNKNOWN
         if any(w in text for w in _PENDING_WORDS):
             return PaymentStatus.PENDING
         if any(w in text for w in _FAILED_WORDS):
