@@ -82,10 +82,11 @@ void tc_transpose(uint8_t token_class, const uint8_t block[8], tc_u66_t *out)
     out->v[3] = (uint8_t)((out->v[3] & (uint8_t)~(TC_B27 | TC_B28)) | (uint8_t)((token_class & 3u) << 3));
 }
 
-uint16_t tc_crc16(const uint8_t *data, uint8_t len)
+uint16_t tc_crc16(const uint8_t *data, uint16_t len) { return tc_crc16_update(0xFFFFu, data, len); }
+
+uint16_t tc_crc16_update(uint16_t crc, const uint8_t *data, uint16_t len)
 {
-    uint16_t crc = 0xFFFFu;
-    uint8_t i;
+    uint16_t i;
     uint8_t k;
     for (i = 0; i < len; i++) {
         crc ^= data[i];

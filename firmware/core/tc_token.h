@@ -34,7 +34,9 @@ uint8_t tc_untranspose(const tc_u66_t *t, uint8_t block[8]);
 void tc_transpose(uint8_t token_class, const uint8_t block[8], tc_u66_t *out);
 
 /* CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF, no final XOR). */
-uint16_t tc_crc16(const uint8_t *data, uint8_t len);
+uint16_t tc_crc16(const uint8_t *data, uint16_t len);
+/* Continues a CRC-16/MODBUS over more bytes (start from 0xFFFF). */
+uint16_t tc_crc16_update(uint16_t crc, const uint8_t *data, uint16_t len);
 
 /* Whether the CRC field (block bits 15..0) matches class || block bits 63..16. */
 uint8_t tc_block_crc_ok(uint8_t token_class, const uint8_t block[8]);

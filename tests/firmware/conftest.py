@@ -57,7 +57,7 @@ def libtc(host_build: Path) -> ctypes.CDLL:
     lib.tc_untranspose.restype = ctypes.c_uint8
     lib.tc_transpose.argtypes = [ctypes.c_uint8, u8p, u8p]
     lib.tc_transpose.restype = None
-    lib.tc_crc16.argtypes = [u8p, ctypes.c_uint8]
+    lib.tc_crc16.argtypes = [u8p, ctypes.c_uint16]
     lib.tc_crc16.restype = ctypes.c_uint16
     lib.tc_block_crc_ok.argtypes = [ctypes.c_uint8, u8p]
     lib.tc_block_crc_ok.restype = ctypes.c_uint8

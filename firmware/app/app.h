@@ -1,0 +1,120 @@
+/* The meter application: everything between the token core (core/tc_*) and the hardware (hal/).
+ * Portable C: it talks to the board only through hal.h. */
+#ifndef APP_H
+#define APP_H
+
+#include <stdint.h>
+
+#include "hal.h"
+#include "tc_decoder.h"
+#include "tc_pgm.h"
+
+/* Constant texts stay in flash on the AVR: APP_P("...") with the *_p / *_pstr functions. */
+#ifdef __AVR__
+#define APP_P(s) PSTR(s)
+#else
+#define APP_P(s) (s)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define APP_FW "nguvu-uno/0.1"
+#define APP_ENTRY_MAX 20
+#define APP_LINE_MAX 64
+#define APP_SCREEN_MS 5000u
+#define APP_ENTRY_TIMEOUT_MS 20000u
+#define APP_MPL_RETRY_MS 60000u
+#define APP_LOW_CREDIT_TENTHS 20u
+#define APP_PZEM_PERIOD_MS 1000u
+#define APP_SAVE_EVERY_TENTHS 10u /* consumption alone is written back once per 1.0 kWh */
+
+/* Relay-open reasons, in priority order. */
+enum { APP_OPEN_NONE = 0, APP_OPEN_CREDIT, APP_OPEN_MPL, APP_OPEN_TAMPER };
+
+/* Identity that a key change never alters: written by provisioning. */
+typedef struct {
+    char pan[18];
+} app_identity_t;
+
+/* Everything kept in EEPROM (one generation). */
+typedef struct {
+    tc_meter_t meter;
+    app_identity_t id;
+    uint32_t energy_ref_wh; /* sensor energy at which meter.credit[0] was exact */
+    uint8_t energy_ref_valid;
+} app_persist_t;
+
+typedef struct {
+    app_persist_t p;
+    tc_session_t session;
+    /* sensor */
+    hal_pzem_t pzem;
+    uint8_t pzem_ok;
+    uint32_t pzem_last_ms;
+    /* relay */
+    uint8_t relay_closed;
+    uint8_t open_reason;
+    uint32_t mpl_trip_ms;
+    uint8_t mpl_tripped;
+    uint8_t low_reported;
+    uint32_t saved_credit; /* credit at the last EEPROM write */
+    /* keypad entry and screens */
+    char entry[APP_ENTRY_MAX];
+    uint8_t entry_len;
+    uint32_t entry_ms;
+    uint8_t screen;        /* APP_SCREEN_* */
+    uint32_t screen_until; /* for result and short-code screens */
+    char msg1[17];
+    char msg2[17];
+    char last_result[17]; /* line 1 of the last token result, for short code 03 */
+    uint8_t d_toggle;
+    /* serial line */
+    char line[APP_LINE_MAX + 1];
+    uint8_t line_len;
+    uint8_t line_flags;
+} app_t;
+
+enum { APP_SCREEN_IDLE = 0, APP_SCREEN_ENTRY, APP_SCREEN_MSG };
+
+extern app_t g_app;
+
+void app_setup(void);
+void app_loop(void);
+
+/* app.c */
+/* Decodes a token, saves the new state, shows the result; 0 = storage failed, nothing applied. */
+uint8_t app_apply_token(const char *digits, uint8_t n, tc_result_t *r);
+void app_update_relay(uint32_t now);
+
+/* app_store.c: two generations with a CRC; returns 1 when a stored record was found. */
+uint8_t app_store_load(app_persist_t *p);
+uint8_t app_store_save(const app_persist_t *p);
+
+/* app_ui.c */
+/* One key press: 0 = no token submitted, 1 = a token was decoded into *r, 2 = storage failed. */
+uint8_t app_ui_key(char key, tc_result_t *r);
+void app_ui_show_result(const tc_result_t *r);
+void app_ui_render(uint32_t now);
+void app_ui_lcd_lines(char l1[17], char l2[17], uint32_t now);
+
+/* app_proto.c */
+void app_proto_byte(uint8_t c);
+void app_proto_result_fields(const tc_result_t *r);
+void app_event_token(const tc_result_t *r);
+
+/* app_fmt.c: small number formatters (no printf on the AVR). Each returns the end of the text. */
+char *app_fmt_u32(char *out, uint32_t v);
+char *app_fmt_fixed(char *out, uint32_t v, uint8_t decimals);
+char *app_fmt_str(char *out, const char *s);
+char *app_fmt_pstr(char *out, const char *flash_s);
+void app_pad(char *line, uint8_t len);
+void app_send(const char *s);
+void app_send_p(const char *flash_s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
