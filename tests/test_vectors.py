@@ -65,7 +65,9 @@ def test_ea07_blocks_and_tokens(v: dict) -> None:
     assert decoded.block == plain and decoded.crc_ok and decoded.fields.token_class == v["class"]
 
 
-ISSUE_CASES = [v for v in EA07["vectors"] + load("ea11.json")["vectors"] if "vending_key" in v.get("issue", {})]
+ISSUE_CASES = [
+    v for v in EA07["vectors"] + load("ea11.json")["vectors"] if "vending_key" in v.get("issue", {})
+]
 
 
 @pytest.mark.parametrize("v", ISSUE_CASES, ids=lambda v: v["token"])
@@ -83,7 +85,9 @@ def test_issue_reproduces_published_tokens(v: dict) -> None:
 def test_issue_with_given_decoder_key_1996_example() -> None:
     v = EA07["vectors"][0]
     profile = profile_of({"pan": "600727000000000009", "sgc": 123456, "ti": 1, "krn": 1})
-    token = Issuer(profile, DecoderKey.from_hex(v["decoder_key"])).credit("25.6", at=at(v["issue"]["at"]), rnd=11)
+    token = Issuer(profile, DecoderKey.from_hex(v["decoder_key"])).credit(
+        "25.6", at=at(v["issue"]["at"]), rnd=11
+    )
     assert token.token == v["token"]
     assert token.grouped == "2905 4347 1393 0985 1356"
 
@@ -152,9 +156,9 @@ def test_tid_vectors() -> None:
     for v in data["vectors"]:
         assert tid_at(at(v["at"]), BaseDate.from_year(v["base_date"])) == int(v["tid"], 16)
     for v in data["rollover"]:
-        assert rollover_time(BaseDate.from_year(v["base_date"])).replace(tzinfo=None) == datetime.fromisoformat(
-            v["last_minute"]
-        )
+        assert rollover_time(BaseDate.from_year(v["base_date"])).replace(
+            tzinfo=None
+        ) == datetime.fromisoformat(v["last_minute"])
     for v in data["key_expiry"]:
         tid = tid_at(at(v["at"]), BaseDate.from_year(v["base_date"]))
         if v["expired"]:

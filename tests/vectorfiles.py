@@ -8,7 +8,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tokencore import BaseDate, Dkga, Ea, KeyParams, KeyType, MeterProfile, VendingKey, derive_decoder_key, parse_pan
+from tokencore import (
+    BaseDate,
+    Dkga,
+    Ea,
+    KeyParams,
+    KeyType,
+    MeterProfile,
+    VendingKey,
+    derive_decoder_key,
+    parse_pan,
+)
 
 VECTORS = Path(__file__).parent / "vectors"
 
