@@ -1,0 +1,105 @@
+"""Provider callbacks: mobile-money results (and M-Pesa C2B validation), SMS delivery reports.
+
+The adapter parses and verifies; the core applies the events (deduplicated in the vend transaction) and
+answers what the adapter says to answer. Verification failures come back as `PaymentCallbackError` and go
+through the app's exception table.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from sqlalchemy import update
+from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.db import reading, transaction
+from api.errors import InvalidInput, NotFound
+from api.models import SmsOutbox
+from api.payments.base import C2BValidator
+from api.service import Service
+from api.sms.base import DeliveryState
+from api.vend import find_meter
+
+MAX_CALLBACK_BYTES = 64 * 1024
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_CALLBACK_BYTES:
+        raise InvalidInput("callback body too large", code="body_too_large")
+    return body
+
+
+async def payment_callback(request: Request) -> Response:
+    service: Service = request.app.state.service
+    provider = service.payment_provider
+    if request.path_params["provider"] != provider.name:
+        raise NotFound("no such payment provider", code="unknown_provider")
+    body = await _body(request)
+    events, reply = await provider.handle_callback(dict(request.headers), body)
+    await service.apply_events(events)
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+async def c2b_validation(request: Request) -> Response:
+    service: Service = request.app.state.service
+    provider = service.payment_provider
+    if not isinstance(provider, C2BValidator):
+        raise NotFound("this provider has no C2B validation", code="unknown_provider")
+    body = await _body(request)
+
+    async def lookup(account: str) -> bool:
+        return await run_in_threadpool(_known_account, service, account)
+
+    reply = await provider.validate_c2b(dict(request.headers), body, lookup)
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+def _known_account(service: Service, account: str) -> bool:
+    with reading(service.engine) as session:
+        return find_meter(session, account) is not None
+
+
+async def sms_delivery(request: Request) -> Response:
+    service: Service = request.app.state.service
+    provider = service.sms_provider
+    if request.path_params["provider"] != provider.name:
+        raise NotFound("no such SMS provider", code="unknown_provider")
+    body = await _body(request)
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=30))
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidInput("delivery report must be a form", code="malformed_report") from None
+    report = provider.parse_delivery_report(form)
+    if report is None:
+        raise InvalidInput("not a delivery report", code="malformed_report")
+    await run_in_threadpool(
+        _record_delivery,
+        service,
+        report.provider_message_id,
+        report.state,
+        report.failure_reason or report.provider_status,
+    )
+    return Response(b"", status_code=200)
+
+
+def _record_delivery(service: Service, message_id: str, state: DeliveryState, detail: str) -> None:
+    if state is DeliveryState.PENDING:
+        return
+    values: dict[str, object] = {"status": "delivered" if state is DeliveryState.DELIVERED else "failed"}
+    if state is DeliveryState.DELIVERED:
+        values["delivered_at"] = service.clock()
+    else:
+        values["last_error"] = f"delivery: {detail}"[:200]
+    with transaction(service.engine) as session:
+        session.execute(
+            update(SmsOutbox)
+            .where(
+                col(SmsOutbox.provider_message_id) == message_id,
+                col(SmsOutbox.status).in_(["sent", "delivered"]),
+            )
+            .values(**values)
+        )

@@ -1,0 +1,23 @@
+"""The service's tables (SQLModel). One module per concept; this module re-exports them all so that
+`SQLModel.metadata` is complete for Alembic and for tests."""
+
+from api.models.audit import ApiKey, AuditLog
+from api.models.meters import Meter, Tariff, VendingKeyRecord
+from api.models.outbox import MeterPush, SmsOutbox
+from api.models.payments import Payment, PaymentStatus, Token
+from api.models.people import Administrator, Subscriber
+
+__all__ = [
+    "Administrator",
+    "ApiKey",
+    "AuditLog",
+    "Meter",
+    "MeterPush",
+    "Payment",
+    "PaymentStatus",
+    "SmsOutbox",
+    "Subscriber",
+    "Tariff",
+    "Token",
+    "VendingKeyRecord",
+]

@@ -1,0 +1,74 @@
+"""Meters with their STS key parameters, the encrypted vending keys, and the tariffs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from api.models.base import MONEY, RATE, UtcDateTime, utcnow
+
+
+class VendingKeyRecord(SQLModel, table=True):
+    """A vending key, sealed with the KEK (see api.keystore). Never returned by any API."""
+
+    __tablename__ = "vending_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=64, unique=True)
+    sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+
+    def __repr__(self) -> str:
+        return f"VendingKeyRecord(id={self.id!r}, label={self.label!r})"
+
+
+class Tariff(SQLModel, table=True):
+    """Price of a kWh in one currency, with VAT and the purchase limits (amounts are VAT-inclusive)."""
+
+    __tablename__ = "tariffs"
+    __table_args__ = (UniqueConstraint("name", "currency"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=40)
+    currency: str = Field(max_length=3)  # "CDF" | "USD"
+    price_per_kwh: Decimal = Field(sa_column=Column(MONEY, nullable=False))
+    vat_rate: Decimal = Field(sa_column=Column(RATE, nullable=False))  # 0.16 = 16 %
+    fee_rate: Decimal = Field(default=Decimal(0), sa_column=Column(RATE, nullable=False))  # channel fee
+    min_amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
+    max_amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
+    active: bool = True
+
+
+class Meter(SQLModel, table=True):
+    __tablename__ = "meters"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pan: str = Field(max_length=18, unique=True, index=True)  # MeterPAN (IIN + DRN + check digit)
+    drn: str = Field(max_length=13, index=True)  # the number printed on the meter
+    serial_number: str = Field(default="", max_length=40)
+    phases: int = 1  # 1 = single-phase, 3 = three-phase
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude: float | None = None
+    connection_date: date | None = None
+    subscriber_id: int | None = Field(default=None, foreign_key="subscribers.id", index=True)
+    tariff_name: str = Field(default="residential", max_length=40)
+    # STS key parameters.
+    sgc: int
+    ti: int
+    krn: int
+    kt: int
+    ken: int = 255
+    base_date: int = 2014
+    dkga: int = 2
+    ea: int = 7
+    vending_key_id: int = Field(foreign_key="vending_keys.id")
+    last_tid: int | None = None
+    # Automatic recharge over the serial link.
+    connected: bool = False
+    serial_url: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))

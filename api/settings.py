@@ -1,0 +1,168 @@
+"""Service settings: read once, at start-up, from a mapping (the environment), typed, failing fast.
+
+Nothing in `api` reads `os.environ` at import time. `Settings.from_env()` is called by the CLI (or a test)
+and the result is handed to `create_app(settings)`. Provider settings (credentials, base URLs) are kept as
+the raw `NGUVU_*` mapping and parsed by the provider factories, which fail fast the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from api.keystore import Kek
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its secret value."""
+
+
+LANGUAGES = ("fr", "en", "sw")
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to run. Secrets (the KEK) are wrapped and never printed."""
+
+    kek: Kek
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    payment_provider: str = "sandbox"
+    sms_provider: str = "console"
+    public_base_url: str = "http://127.0.0.1:8000"
+    ussd_service_code: str = "*384*1234#"
+    default_language: str = "fr"
+    run_workers: bool = True
+    worker_poll_seconds: float = 0.2
+    payment_timeout_seconds: int = 180
+    payment_query_after_seconds: int = 20
+    sms_max_attempts: int = 8
+    push_max_attempts: int = 5
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+    serial_timeout_seconds: float = 3.0
+    migrate_on_start: bool = True
+    provider_env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.default_language not in LANGUAGES:
+            raise SettingsError(f"NGUVU_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        if not self.public_base_url.startswith(("http://", "https://")):
+            raise SettingsError("NGUVU_PUBLIC_URL must start with http:// or https://")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: DATABASE_URL, or a WAL SQLite file under the data directory."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'nguvu.db').resolve()}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(data_dir={str(self.data_dir)!r}, "
+            f"database={_redact_url(self.resolved_database_url)!r}, "
+            f"payment_provider={self.payment_provider!r}, sms_provider={self.sms_provider!r})"
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: the process environment). Raises SettingsError."""
+        env = dict(os.environ if env is None else env)
+        kek = _read_kek(env)
+        data_dir = Path(env.get("NGUVU_DATA_DIR") or "data")
+        return cls(
+            kek=kek,
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL", ""),
+            payment_provider=env.get("NGUVU_PAYMENT_PROVIDER") or "sandbox",
+            sms_provider=env.get("NGUVU_SMS_PROVIDER") or "console",
+            public_base_url=(env.get("NGUVU_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            ussd_service_code=env.get("NGUVU_USSD_CODE") or "*384*1234#",
+            default_language=env.get("NGUVU_LANGUAGE") or "fr",
+            run_workers=_bool(env, "NGUVU_RUN_WORKERS", True),
+            worker_poll_seconds=_float(env, "NGUVU_WORKER_POLL_SECONDS", 0.2),
+            payment_timeout_seconds=_int(env, "NGUVU_PAYMENT_TIMEOUT_SECONDS", 180, 1),
+            payment_query_after_seconds=_int(env, "NGUVU_PAYMENT_QUERY_AFTER_SECONDS", 20, 1),
+            sms_max_attempts=_int(env, "NGUVU_SMS_MAX_ATTEMPTS", 8, 1, 100),
+            push_max_attempts=_int(env, "NGUVU_PUSH_MAX_ATTEMPTS", 5, 1, 100),
+            backoff_base_seconds=_float(env, "NGUVU_BACKOFF_BASE_SECONDS", 2.0),
+            backoff_max_seconds=_float(env, "NGUVU_BACKOFF_MAX_SECONDS", 600.0),
+            serial_timeout_seconds=_float(env, "NGUVU_SERIAL_TIMEOUT_SECONDS", 3.0),
+            migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
+            provider_env={k: v for k, v in env.items() if k.startswith("NGUVU_")},
+        )
+
+
+def _read_kek(env: Mapping[str, str]) -> Kek:
+    raw = env.get("NGUVU_KEK")
+    path = env.get("NGUVU_KEK_FILE")
+    if not raw and path:
+        try:
+            raw = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"NGUVU_KEK_FILE cannot be read: {exc.strerror}") from None
+    if not raw:
+        raise SettingsError(
+            "NGUVU_KEK is not set: give the key-encryption key as 64 hex digits "
+            "(for example from `python -c 'import secrets; print(secrets.token_hex(32))'`) "
+            "or NGUVU_KEK_FILE pointing to a file holding them"
+        )
+    try:
+        return Kek.from_hex(raw)
+    except ValueError:
+        raise SettingsError("NGUVU_KEK must be 64 hex digits (a 256-bit key)") from None
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in a database URL (user:secret@host -> user:***@host)."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"

@@ -1,0 +1,166 @@
+"""The USSD endpoint in Africa's Talking's format (form fields in, `CON `/`END ` text/plain out).
+
+The request never calls a provider: confirming a purchase only inserts a QUEUED payment (the payment
+worker starts the collection), and "resend my last token" only queues an SMS to the holder's phone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from api.db import reading, transaction
+from api.errors import NoTariff
+from api.messages import no_token_sms, resend_sms
+from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff, Token
+from api.pricing import Quote, quote
+from api.service import Service
+from api.ussd import menu
+from api.ussd.texts import text
+from api.vend import find_meter
+
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+MAX_BODY = 4096
+MAX_INPUTS = 40
+
+
+class DbCatalog:
+    """Menu lookups backed by one read session (one request)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def account(self, number: str) -> menu.Account | None:
+        meter = find_meter(self.session, number)
+        if meter is None or meter.id is None:
+            return None
+        holder = "-"
+        if meter.subscriber_id is not None:
+            sub = self.session.get(Subscriber, meter.subscriber_id)
+            if sub is not None:
+                holder = menu.mask_name(sub.name, sub.post_name)
+        tariffs = self.session.scalars(
+            select(Tariff).where(col(Tariff.name) == meter.tariff_name, col(Tariff.active))
+        ).all()
+        limits = {t.currency: (t.min_amount, t.max_amount) for t in tariffs}
+        return menu.Account(meter.id, meter.drn, holder, limits)
+
+    def quote(self, meter_id: int, currency: str, amount: Decimal) -> Quote:
+        meter = self.session.get(Meter, meter_id)
+        assert meter is not None
+        tariff = self.session.scalars(
+            select(Tariff).where(
+                col(Tariff.name) == meter.tariff_name, col(Tariff.currency) == currency, col(Tariff.active)
+            )
+        ).first()
+        if tariff is None:
+            raise NoTariff("no tariff")
+        return quote(tariff, amount)
+
+
+async def ussd_endpoint(request: Request) -> Response:
+    service: Service = request.app.state.service
+    started = time.perf_counter()
+    lang = service.settings.default_language
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _reply("END " + text("bad_request", lang), 413)
+    try:
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20))
+    except (UnicodeDecodeError, ValueError):
+        return _reply("END " + text("bad_request", lang), 400)
+    session_id = form.get("sessionId", "")
+    phone = form.get("phoneNumber", "").strip()
+    raw_text = form.get("text")
+    if not session_id or len(session_id) > 100 or raw_text is None or not E164.match(phone):
+        return _reply("END " + text("bad_request", lang), 400)
+    inputs = menu.split_text(raw_text)[:MAX_INPUTS]
+    reply = await run_in_threadpool(_answer, service, form.get("serviceCode", ""), session_id, phone, inputs)
+    service.metrics.ussd_latency.observe(time.perf_counter() - started)
+    return _reply(reply, 200)
+
+
+def _reply(body: str, status: int) -> Response:
+    return PlainTextResponse(body, status_code=status)
+
+
+def _answer(service: Service, service_code: str, session_id: str, phone: str, inputs: list[str]) -> str:
+    with reading(service.engine) as session:
+        state = menu.run(inputs, DbCatalog(session), service.settings.default_language)
+    if state.screen == "queued":
+        _queue_payment(service, service_code, session_id, phone, state)
+    elif state.screen == "resent":
+        _queue_resend(service, phone, state)
+    return menu.render(state)
+
+
+def payment_reference(service_code: str, session_id: str) -> str:
+    """One purchase per USSD session: a gateway retrying the final request finds the same payment."""
+    return "u" + hashlib.sha256(f"{service_code}|{session_id}".encode()).hexdigest()[:23]
+
+
+def _queue_payment(
+    service: Service, service_code: str, session_id: str, phone: str, state: menu.State
+) -> None:
+    assert state.account is not None and state.quote is not None
+    with reading(service.engine) as session:
+        meter = session.get(Meter, state.account.meter_id)
+        subscriber_id = meter.subscriber_id if meter else None
+    payment = Payment(
+        reference=payment_reference(service_code, session_id),
+        channel="ussd",
+        provider=service.payment_provider_name,
+        status=PaymentStatus.QUEUED,
+        msisdn=phone,
+        subscriber_id=subscriber_id,
+        meter_id=state.account.meter_id,
+        account=state.account.meter,
+        amount=state.quote.amount,
+        currency=state.currency,
+        language=state.lang,
+        next_attempt_at=service.clock(),
+    )
+    try:
+        with transaction(service.engine) as session:
+            session.add(payment)
+    except IntegrityError:
+        pass  # the same final request was retried: the payment already exists
+    service.wake_payments()
+
+
+def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
+    assert state.account is not None
+    with transaction(service.engine) as session:
+        meter = session.get(Meter, state.account.meter_id)
+        assert meter is not None
+        sub = session.get(Subscriber, meter.subscriber_id) if meter.subscriber_id else None
+        to = sub.phone if sub else phone
+        lang = state.lang
+        last = session.scalars(
+            select(Token)
+            .where(col(Token.meter_id) == meter.id, col(Token.kind) == "credit")
+            .order_by(col(Token.id).desc())
+        ).first()
+        if last is None:
+            body = no_token_sms(lang, meter=meter.drn)
+        else:
+            body = resend_sms(
+                lang,
+                token=last.token,
+                units=last.units,
+                meter=meter.drn,
+                date=last.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        session.add(SmsOutbox(to=to, text=body, kind="resend"))
+    service.wake_sms()
