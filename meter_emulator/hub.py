@@ -1,0 +1,163 @@
+"""One event loop (a selector) that serves any number of meters, each on its own serial endpoint.
+
+A meter costs one framer, one output buffer and its `Meter` object; there is no thread per meter.
+Every `tick_ms` the loop advances all meters (load, credit, relay) and sends their events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+from collections.abc import Callable
+
+from meter_emulator import protocol
+from meter_emulator.clock import Clock
+from meter_emulator.framing import LineFramer
+from meter_emulator.links import Link
+from meter_emulator.meter import Meter
+
+MAX_PENDING = 8192  # bytes queued for a host that does not read; events beyond it are dropped
+
+
+class Endpoint:
+    """One meter on one link."""
+
+    __slots__ = ("fd", "framer", "link", "meter", "out", "writing")
+
+    def __init__(self, meter: Meter, link: Link) -> None:
+        self.meter = meter
+        self.link = link
+        self.fd = link.fileno()
+        self.framer = LineFramer()
+        self.out = bytearray()
+        self.writing = False
+
+
+class Hub:
+    def __init__(self, clock: Clock, tick_ms: int = 250) -> None:
+        self.clock = clock
+        self.tick_ms = tick_ms
+        self.endpoints: list[Endpoint] = []
+        self._selector = selectors.DefaultSelector()
+        self._next_tick = 0
+        self.on_change: Callable[[], None] | None = None  # the terminal UI redraws on this
+
+    def add(self, meter: Meter, link: Link) -> Endpoint:
+        endpoint = Endpoint(meter, link)
+        self.endpoints.append(endpoint)
+        self._selector.register(endpoint.fd, selectors.EVENT_READ, endpoint)
+        self._flush_events(endpoint)
+        return endpoint
+
+    def add_reader(self, fileno: int, callback: Callable[[], None]) -> None:
+        """Watch another file descriptor (the terminal UI's keyboard)."""
+        self._selector.register(fileno, selectors.EVENT_READ, callback)
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        while not should_stop():
+            self.step()
+
+    def step(self, max_wait_ms: int | None = None) -> None:
+        """Wait for input (at most until the next tick), serve it, and tick when due."""
+        now = self.clock.monotonic_ms()
+        wait = max(0, self._next_tick - now)
+        if max_wait_ms is not None:
+            wait = min(wait, max_wait_ms)
+        for key, mask in self._selector.select(wait / 1000):
+            target = key.data
+            if isinstance(target, Endpoint):
+                if mask & selectors.EVENT_READ:
+                    self._serve(target)
+                if mask & selectors.EVENT_WRITE:
+                    self._send(target)
+            else:
+                target()
+        now = self.clock.monotonic_ms()
+        if now >= self._next_tick:
+            self._next_tick = now + self.tick_ms
+            self.tick(now)
+
+    def tick(self, now_ms: int) -> None:
+        for endpoint in self.endpoints:
+            endpoint.meter.advance(now_ms)
+            self._flush_events(endpoint)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _serve(self, endpoint: Endpoint) -> None:
+        try:
+            data = endpoint.link.read()
+        except EOFError:
+            self._reconnect(endpoint)
+            return
+        self._follow_fd(endpoint)
+        if not data:
+            return
+        replies = []
+        for item in endpoint.framer.feed(data):
+            now = self.clock.monotonic_ms()
+            replies.append(protocol.handle(endpoint.meter, item, now))
+        self._flush_events(endpoint)
+        if replies:
+            self._queue(endpoint, "".join(line + "\n" for line in replies).encode("ascii"), force=True)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _reconnect(self, endpoint: Endpoint) -> None:
+        """The host went away: forget its partial line and reopen the endpoint (or drop it)."""
+        endpoint.framer.reset()
+        endpoint.out.clear()
+        self._selector.unregister(endpoint.fd)
+        if endpoint.link.reconnect():
+            endpoint.writing = False
+            endpoint.fd = endpoint.link.fileno()
+            self._selector.register(endpoint.fd, selectors.EVENT_READ, endpoint)
+        else:
+            self.endpoints.remove(endpoint)
+            endpoint.meter.save(self.clock.monotonic_ms())
+
+    def _follow_fd(self, endpoint: Endpoint) -> None:
+        """A TCP endpoint moves from its listening socket to the accepted connection."""
+        fd = endpoint.link.fileno()
+        if fd != endpoint.fd:
+            self._selector.unregister(endpoint.fd)
+            endpoint.fd = fd
+            endpoint.writing = False
+            self._selector.register(fd, selectors.EVENT_READ, endpoint)
+
+    def _flush_events(self, endpoint: Endpoint) -> None:
+        events = endpoint.meter.drain_events()
+        if events:
+            self._queue(endpoint, "".join(line + "\n" for line in events).encode("ascii"), force=False)
+
+    def _queue(self, endpoint: Endpoint, data: bytes, force: bool) -> None:
+        if not force and len(endpoint.out) + len(data) > MAX_PENDING:
+            return
+        endpoint.out += data
+        self._send(endpoint)
+
+    def _send(self, endpoint: Endpoint) -> None:
+        try:
+            while endpoint.out:
+                sent = endpoint.link.write(bytes(endpoint.out))
+                if sent <= 0:
+                    break
+                del endpoint.out[:sent]
+        except EOFError:
+            endpoint.out.clear()
+        want_write = bool(endpoint.out)
+        if want_write != endpoint.writing:
+            endpoint.writing = want_write
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if want_write else 0)
+            self._selector.modify(endpoint.fd, events, endpoint)
+
+    def close(self) -> None:
+        """Save every meter and close every link (orderly shutdown)."""
+        now = self.clock.monotonic_ms()
+        for endpoint in self.endpoints:
+            with contextlib.suppress(Exception):
+                endpoint.meter.save(now)
+            with contextlib.suppress(Exception):
+                self._selector.unregister(endpoint.fd)
+            endpoint.link.close()
+        self._selector.close()
