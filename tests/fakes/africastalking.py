@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from collections.abc import Coroutine
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
@@ -81,9 +83,9 @@ class FakeAfricasTalking(FakeProvider):
             }
             if code in (100, 101, 102):
                 entry["messageId"] = "ATXid_" + secrets.token_hex(12)
-                self.sent.append({**form, "messageId": entry["messageId"], "number": number})
+                self.sent.append({**form, "messageId": str(entry["messageId"]), "number": number})
                 if self.delivery_url:
-                    self._spawn(self._report(entry["messageId"], number))
+                    self._spawn(self._report(str(entry["messageId"]), number))
             recipients.append(entry)
         sent = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
         total = len(form["to"].split(","))
@@ -97,8 +99,8 @@ class FakeAfricasTalking(FakeProvider):
             status_code=201,
         )
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

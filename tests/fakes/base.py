@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Self
 
 import httpx
 from starlette.applications import Starlette
@@ -76,7 +77,7 @@ class FakeProvider:
         if self._server is not None:
             self._server.stop()
 
-    def __enter__(self) -> FakeProvider:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

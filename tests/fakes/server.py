@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class ThreadedServer:
         self.stop()
 
 
-Handler = Callable[[str, dict[str, str], bytes], Awaitable[tuple[int, bytes, str]]]
+Handler = Callable[[str, dict[str, str], bytes], Coroutine[Any, Any, tuple[int, bytes, str]]]
 
 
 @dataclass
