@@ -21,10 +21,11 @@ from tokencore.decoder import (
     Outcome,
     enter_token,
     new_meter_state,
+    set_tamper,
 )
 from tokencore.decoder import debit as _debit
 
-__all__ = ["UNIT_SCALE", "MeterState", "TokenOutcome", "apply", "debit", "new_state"]
+__all__ = ["UNIT_SCALE", "MeterState", "TokenOutcome", "apply", "debit", "new_state", "set_tamper"]
 
 ELECTRICITY = 0
 _KEY_CHANGE_KINDS = frozenset({Kind.KCT_1, Kind.KCT_2, Kind.KCT_3, Kind.KCT_4})

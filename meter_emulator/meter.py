@@ -273,6 +273,14 @@ class Meter:
             self._switch_relay(now_ms)
         self._dirty = True
 
+    def set_tamper(self, tamper: bool, now_ms: int) -> None:
+        """The meter's tamper switch (cover opened): the relay opens until a clear-tamper token."""
+        self.advance(now_ms)
+        self.store.save(self.document(decoding.set_tamper(self.state, tamper), now_ms, self.last_result))
+        self.state = decoding.set_tamper(self.state, tamper)
+        self._last_save_ms = now_ms
+        self._after_change(now_ms)
+
     # ----- tokens and keys -------------------------------------------------------------------------
 
     def enter_token(self, digits: str, now_ms: int) -> TokenOutcome:

@@ -107,10 +107,10 @@ class Pzem:
         open_v = self.nominal_v + swing
         if not relay_closed or demand_w <= 0:
             return Reading(_clamp(open_v, MIN_V, MAX_V), 0.0, 0.0, self.pf)
-        current = min(demand_w / (open_v * self.pf), MAX_A)
-        voltage = _clamp(open_v - LINE_RESISTANCE_OHM * current, MIN_V, MAX_V)
-        power = min(voltage * current * self.pf, MAX_W)
-        return Reading(voltage, round(current, 3), power, self.pf)
+        # Appliances draw their power (constant-power loads); the line sags a little under the current.
+        voltage = _clamp(open_v - LINE_RESISTANCE_OHM * demand_w / (open_v * self.pf), MIN_V, MAX_V)
+        power = min(demand_w, MAX_W, voltage * MAX_A * self.pf)
+        return Reading(voltage, round(power / (voltage * self.pf), 3), power, self.pf)
 
 
 def _clamp(value: float, low: float, high: float) -> float:

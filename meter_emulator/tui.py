@@ -1,8 +1,8 @@
 """The interactive terminal meter: the LCD, the keypad on the keyboard, the relay and live readings.
 
 Keys: digits; Backspace or `*` = delete; Enter or `#` = enter; a/b/c/d = short keys A-D;
-`+`/`-` = change a constant load by 100 W; q = quit. It runs inside the same event loop as the serial
-endpoint, so a host can talk to the meter while a person watches it.
+`+`/`-` = change a constant load by 100 W; t = the tamper switch; q = quit. It runs inside the same
+event loop as the serial endpoint, so a host can talk to the meter while a person watches it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ class TerminalMeter:
         while (code := self.screen.getch()) != -1:
             if code in (ord("q"), ord("Q")):
                 self.quit = True
+            elif code in (ord("t"), ord("T")):
+                now = self.hub.clock.monotonic_ms()
+                self.meter.set_tamper(not self.meter.state.tamper, now)
             elif code in (ord("+"), ord("-")):
                 self._nudge_load(100.0 if code == ord("+") else -100.0)
             elif code in KEYMAP:
@@ -80,7 +83,7 @@ class TerminalMeter:
             f"Meter  : PAN {info['pan']}  SGC {info['sgc']}  TI {info['ti']}  KRN {info['krn']}",
             f"Serial : {self.endpoint}",
             "",
-            "Keys: 0-9, Backspace=delete, Enter=enter, a b c d=short keys, +/- load, q=quit",
+            "Keys: 0-9, Backspace=delete, Enter=enter, a-d=short keys, +/- load, t=tamper, q=quit",
             "",
             *self.log,
         ]

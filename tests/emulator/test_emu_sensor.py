@@ -20,9 +20,9 @@ def test_open_relay_reads_voltage_but_no_current() -> None:
 
 def test_closed_relay_reads_the_load() -> None:
     reading = Pzem().read(2300.0, relay_closed=True, sim_ms=0)
-    assert reading.current_a == pytest.approx(10.0, abs=0.001)
-    assert reading.power_w == pytest.approx(2300.0, rel=0.01)
+    assert reading.power_w == 2300.0  # appliances draw their power
     assert reading.voltage_v < 230.0  # the line sags under load
+    assert reading.current_a * reading.voltage_v == pytest.approx(2300.0, abs=0.5)
 
 
 def test_readings_are_clamped_to_the_sensor_ranges() -> None:
