@@ -9,12 +9,22 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from tokencore.errors import TokenError
+from tokencore.errors import (
+    AmountRangeError,
+    FieldRangeError,
+    IdentityError,
+    KeyParameterError,
+    TokenError,
+    TokenFormatError,
+)
+
+# Operational errors that mean "the input is wrong" rather than "the rules refuse this request".
+_INPUT_ERRORS = (AmountRangeError, FieldRangeError, IdentityError, KeyParameterError, TokenFormatError)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Exit codes: 0 ok, 1 refused by the rules (e.g. key expired), 2 bad input (usage).
+# Exit codes: 0 ok, 1 refused by the rules (key expired, DDTK, past the rollover...), 2 bad input.
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
@@ -25,7 +35,7 @@ class UsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> int | None:
     """Map an operational error to an exit code; None means: not ours, let it propagate."""
-    if isinstance(exc, UsageError | ValueError):
+    if isinstance(exc, UsageError | ValueError | _INPUT_ERRORS):
         return EXIT_USAGE
     if isinstance(exc, TokenError):
         return EXIT_REFUSED

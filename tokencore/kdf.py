@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+from typing import Any
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -25,10 +27,26 @@ def control_block(profile: MeterProfile) -> bytes:
     return bytes.fromhex(f"{key.kt.value:1d}{key.sgc:06d}{key.ti:02d}{key.krn:1d}FFFFFF")
 
 
+_local = threading.local()
+_CACHE_SIZE = 16
+
+
 def _des_encrypt(key: bytes, block: bytes) -> bytes:
-    # Single DES is TripleDES with K1 = K2 = K3; parity bits are ignored.
-    encryptor = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
-    return encryptor.update(block) + encryptor.finalize()
+    """Single DES-ECB of one block: TripleDES with K1 = K2 = K3 (parity bits ignored).
+
+    An ECB encryptor holds no chaining state, so one per vending key is kept (per thread, a few at most)
+    and reused: deriving a key per token then costs one block, not a cipher set-up.
+    """
+    cache: dict[bytes, Any] | None = getattr(_local, "encryptors", None)
+    if cache is None:
+        cache = _local.encryptors = {}
+    encryptor = cache.get(key)
+    if encryptor is None:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        encryptor = cache[key] = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
+    result: bytes = encryptor.update(block)
+    return result
 
 
 def dkga02(vending_key: VendingKey, profile: MeterProfile) -> DecoderKey:
