@@ -35,7 +35,7 @@ class UsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> int | None:
     """Map an operational error to an exit code; None means: not ours, let it propagate."""
-    if isinstance(exc, UsageError | ValueError | _INPUT_ERRORS):
+    if isinstance(exc, (UsageError, ValueError, *_INPUT_ERRORS)):
         return EXIT_USAGE
     if isinstance(exc, TokenError):
         return EXIT_REFUSED
