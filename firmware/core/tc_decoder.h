@@ -1,6 +1,11 @@
-/* The meter-side token state machine: the same rules and outcome vocabulary as tokencore's Python
- * decoder (tokencore/decoder.py). The caller owns the state; nothing here allocates or does I/O.
- * Time is the meter's millisecond clock (uint32_t, wrap-safe differences). */
+/* The meter-side token state machine: a rule-for-rule port of tokencore's Python decoder
+ * (tokencore/decoder/machine.py) with the same outcome vocabulary. The caller owns the state; nothing
+ * here allocates, reads a clock or does I/O. `now_ms` is the meter's own clock, as in Python.
+ *
+ * Differences of representation only (the tests compare the two through these mappings):
+ * - Python's optional ints (mpl_watts ...) are a value plus a bit in `has`.
+ * - The TID memory holds `config.tid_memory_size` (<= TC_TID_MAX) entries in no particular order.
+ * - Key bytes are the DecoderKey material (EA07: 8 bytes, the 64-bit key big-endian; EA11: 16 bytes). */
 #ifndef TC_DECODER_H
 #define TC_DECODER_H
 
@@ -10,11 +15,13 @@
 extern "C" {
 #endif
 
-#define TC_TID_SLOTS 20
-#define TC_SERVICES 4
+#ifndef TC_TID_MAX
+#define TC_TID_MAX 20
+#endif
+#define TC_REGISTERS 8
+#define TC_PENDING_MAX 4
 
-/* Outcomes: the project's one vocabulary (docs/serial-protocol.md 3.1). Keep the order of
- * TC_STATUS_NAMES in tc_decoder.c in step. */
+/* Outcomes (tokencore.outcome.Outcome, docs/serial-protocol.md 3.1), in the order of tc_status_name. */
 typedef enum {
     TC_ACCEPT = 0,
     TC_CRC_ERROR,
@@ -34,74 +41,120 @@ typedef enum {
     TC_STATUS_COUNT
 } tc_status_t;
 
-/* What an accepted token did (selects the reply fields and the LCD text). */
+/* tokencore.blocks.Kind, in the order of tc_kind_name. */
 typedef enum {
     TC_KIND_NONE = 0,
     TC_KIND_CREDIT,
+    TC_KIND_CURRENCY_CREDIT,
+    TC_KIND_TEST,
     TC_KIND_MPL,
     TC_KIND_CLEAR_CREDIT,
+    TC_KIND_TARIFF_RATE,
+    TC_KIND_KCT_1,
+    TC_KIND_KCT_2,
     TC_KIND_CLEAR_TAMPER,
-    TC_KIND_KEY_CHANGE,
-    TC_KIND_OTHER
+    TC_KIND_MPPUL,
+    TC_KIND_WATER_FACTOR,
+    TC_KIND_KCT_3,
+    TC_KIND_KCT_4,
+    TC_KIND_UNDEFINED,
+    TC_KIND_COUNT
 } tc_kind_t;
 
 typedef enum { TC_EA07 = 7, TC_EA11 = 11 } tc_ea_t;
 
+#define TC_HAS_MPL 0x01u
+#define TC_HAS_MPPUL 0x02u
+#define TC_HAS_RATE 0x04u
+#define TC_HAS_WMF 0x08u
+
+/* tokencore.decoder.MeterConfig */
 typedef struct {
-    uint8_t key[16]; /* EA07: key[0..7] little-endian 64-bit integer; EA11: 16 bytes in MISTY1 order */
-    uint8_t ea;      /* tc_ea_t */
+    uint32_t kct_timeout_ms;
+    uint32_t register_limit;
+    uint32_t lockout_base_ms;
+    uint32_t lockout_max_ms;
+    uint8_t tid_memory_size; /* 1..TC_TID_MAX */
+    uint8_t services;        /* bit n: credit subclass n accepted */
+    uint8_t lockout_threshold;
+} tc_config_t;
+
+/* tokencore.decoder.MeterKey */
+typedef struct {
+    uint32_t sgc;
+    uint8_t key[16];
+    uint8_t ea; /* tc_ea_t */
     uint8_t kt;
     uint8_t krn;
     uint8_t ti;
     uint8_t ken;
-    uint8_t base_date; /* 93, 14 or 35 */
-    uint32_t sgc;
 } tc_key_t;
 
-/* The persistent part of a meter: written to EEPROM on every change. */
 typedef struct {
-    uint32_t credit[TC_SERVICES]; /* tenths of a unit, per service (electricity, water, gas, time) */
-    uint32_t tids[TC_TID_SLOTS];  /* TID memory; unused slots hold 0 */
-    uint32_t mpl_w;               /* maximum power limit, 0 = none */
+    uint64_t received_ms;
+    uint8_t block[8]; /* plaintext, CRC checked, least significant byte first */
+    uint8_t subclass;
+} tc_pending_t;
+
+/* tokencore.decoder.MeterState */
+typedef struct {
+    uint64_t locked_until_ms;
+    uint32_t registers[TC_REGISTERS]; /* 0-3: thousandths of a unit (Wh); 4-7: 1e-5 currency units */
+    uint32_t tid_memory[TC_TID_MAX];
+    uint32_t mpl_watts;
+    uint32_t mppul_watts;
+    tc_config_t config;
     tc_key_t key;
-    uint16_t mfr_code;
-    uint8_t mfr_digits; /* 2 or 4 */
+    tc_pending_t pending[TC_PENDING_MAX]; /* sorted by subclass */
+    uint16_t tariff_rate;
+    uint16_t water_factor;
+    uint16_t wrong_entries;
+    uint16_t mfr_code; /* the PAN's manufacturer code */
+    uint8_t has;       /* TC_HAS_* */
     uint8_t tamper;
-} tc_meter_t;
+    uint8_t pending_count;
+} tc_state_t;
 
-/* Volatile decoder context: key-change sections held while the set is incomplete, and the keypad
- * lockout. Lost at power-off, as on CLOU and Xili meters. */
+/* tokencore.decoder.DecodeResult */
 typedef struct {
-    uint32_t kct_words[4]; /* NKHO/NK word of sections 1..4 */
-    uint16_t kct_fields[4];
-    uint8_t kct_have; /* bit n = section n+1 held */
-    uint32_t kct_since_ms;
-    uint8_t fails;
-    uint32_t locked_until_ms;
-    uint8_t locked;
-} tc_session_t;
-
-typedef struct {
-    uint8_t status; /* tc_status_t */
-    uint8_t kind;   /* tc_kind_t, for TC_ACCEPT */
-    uint8_t service;
-    uint32_t value; /* credit: tenths added; MPL: watts */
-    uint16_t seconds;
-    uint8_t fails;
+    uint64_t control;
+    uint64_t lock_remaining_ms;
+    uint32_t amount;
+    uint32_t tid;
+    uint16_t reg; /* register filled or cleared (0xFFFF: all) */
+    uint8_t outcome; /* tc_status_t */
+    uint8_t kind;    /* tc_kind_t; TC_KIND_NONE when no block was read */
+    uint8_t token_class;
+    uint8_t subclass;
+    uint8_t present; /* TC_R_* : which optional fields are set */
+    uint8_t changed; /* the state was modified (the host must persist it) */
 } tc_result_t;
 
+#define TC_R_BLOCK 0x01u /* kind, token_class, subclass */
+#define TC_R_TID 0x02u
+#define TC_R_AMOUNT 0x04u
+#define TC_R_REGISTER 0x08u
+#define TC_R_CONTROL 0x10u
+
+/* The defaults of MeterConfig(). */
+void tc_config_default(tc_config_t *config);
+
+/* A fresh meter (new_meter_state): zero registers and TID memory, the given key and configuration.
+ * `pan` is the 18-digit PAN (only its manufacturer code is kept). */
+void tc_state_init(tc_state_t *state, const char pan[18], const tc_key_t *key, const tc_config_t *config);
+
+/* Processes one entry of `n` characters at meter time `now_ms` (enter_token). */
+void tc_enter_token(tc_state_t *state, const char *entry, uint8_t n, uint64_t now_ms, tc_result_t *result);
+
+/* debit(): takes up to `amount` from a register, never below zero; returns what was taken. */
+uint32_t tc_debit(tc_state_t *state, uint8_t reg, uint32_t amount);
+
+/* Milliseconds of lockout left at `now_ms`, 0 when token entry is open. */
+uint64_t tc_lock_remaining_ms(const tc_state_t *state, uint64_t now_ms);
+
+/* Outcome and kind names (flash pointers on the AVR: read with TC_RD8). */
 const char *tc_status_name(uint8_t status);
-
-/* Enters one token. `digits` holds `n` ASCII digits (n != 20 is a format error). The meter is
- * updated in place only for an accepted token or a state change the rules require. */
-void tc_enter_token(tc_meter_t *meter, tc_session_t *session, const char *digits, uint8_t n, uint32_t now_ms,
-                    tc_result_t *result);
-
-/* Sets the manufacturer code (for Class 1 tokens) from the 18-digit PAN. */
-void tc_meter_identity(tc_meter_t *meter, const char pan[18]);
-
-/* Seconds of lockout left (rounded up), 0 when token entry is open. */
-uint16_t tc_locked_seconds(const tc_session_t *session, uint32_t now_ms);
+const char *tc_kind_name(uint8_t kind);
 
 #ifdef __cplusplus
 }
