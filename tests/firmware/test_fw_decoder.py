@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tokencore.decoder import MeterState, enter_token
+
+if TYPE_CHECKING:
+    from conftest import CDecoder
 
 pytestmark = pytest.mark.firmware
 
