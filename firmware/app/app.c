@@ -1,4 +1,5 @@
-/* The meter main loop: sensor polling and the credit countdown, relay rules, tokens, persistence. */
+/* The meter main loop: the meter clock, sensor polling and the credit countdown, relay rules,
+ * tokens, persistence. */
 #include <string.h>
 
 #include "app.h"
@@ -10,59 +11,88 @@ static void provision_defaults(app_persist_t *p)
 {
     static const uint8_t key[16] TC_PROGMEM = PROVISION_KEY;
     static const char pan[19] TC_PROGMEM = PROVISION_PAN;
+    tc_key_t k;
+    tc_config_t config;
     uint8_t i;
     memset(p, 0, sizeof *p);
+    memset(&k, 0, sizeof k);
     for (i = 0; i < 16; i++) {
-        p->meter.key.key[i] = TC_RD8(&key[i]);
+        k.key[i] = TC_RD8(&key[i]);
     }
     for (i = 0; i < 18; i++) {
-        p->id.pan[i] = (char)TC_RD8(&pan[i]);
+        p->pan[i] = (char)TC_RD8(&pan[i]);
     }
-    p->meter.key.ea = PROVISION_EA;
-    p->meter.key.kt = PROVISION_KT;
-    p->meter.key.krn = PROVISION_KRN;
-    p->meter.key.ti = PROVISION_TI;
-    p->meter.key.ken = PROVISION_KEN;
-    p->meter.key.base_date = PROVISION_BD;
-    p->meter.key.sgc = PROVISION_SGC;
-    tc_meter_identity(&p->meter, p->id.pan);
+    k.ea = PROVISION_EA;
+    k.kt = PROVISION_KT;
+    k.krn = PROVISION_KRN;
+    k.ti = PROVISION_TI;
+    k.ken = PROVISION_KEN;
+    k.sgc = PROVISION_SGC;
+    tc_config_default(&config);
+    tc_state_init(&p->meter, p->pan, &k, &config);
+    p->base_date = PROVISION_BD;
 }
 
-static void save_now(void)
+/* The meter clock: milliseconds of powered time, continued across power cuts from the last save
+ * (as the emulator's meter clock). It runs the lockout and the key change window. */
+uint64_t app_clock(void)
 {
-    if (app_store_save(&g_app.p)) {
-        g_app.saved_credit = g_app.p.meter.credit[0];
+    uint32_t m = hal_millis();
+    if (m < g_app.last_millis) {
+        g_app.millis_wraps++;
     }
+    g_app.last_millis = m;
+    return g_app.clock_base + (((uint64_t)g_app.millis_wraps << 32) | m);
 }
 
-/* Credit = credit at the reference point minus the energy the sensor counted since. The sensor's
- * energy register survives power cuts, so the pair (credit, energy reference) in EEPROM is exact
- * however rarely it is written: nothing is lost between saves. */
+uint32_t app_credit_tenths(void) { return g_app.p.meter.registers[0] / APP_WH_PER_TENTH; }
+
+uint16_t app_locked_seconds(void)
+{
+    uint64_t ms = tc_lock_remaining_ms(&g_app.p.meter, app_clock());
+    return (uint16_t)((ms + 999u) / 1000u);
+}
+
+static uint8_t save_now(void)
+{
+    g_app.p.clock_ms = app_clock();
+    if (!app_store_save(&g_app.p)) {
+        return 0;
+    }
+    g_app.saved_credit = g_app.p.meter.registers[0];
+    return 1;
+}
+
+/* Credit = credit at the reference point minus the energy the sensor counted since, debited 0.1 kWh
+ * at a time. The sensor's energy register survives power cuts, so the pair (credit, energy
+ * reference) in EEPROM stays exact however rarely it is written: consumption is never lost between
+ * saves, and the EEPROM is written once per kWh at most (wear). */
 static void account_energy(void)
 {
     app_persist_t *p = &g_app.p;
     uint32_t e = g_app.pzem.energy_wh;
     uint32_t tenths;
     if (!p->energy_ref_valid || e < p->energy_ref_wh) {
-        p->energy_ref_wh = e; /* first reading, or the sensor was reset/replaced */
+        p->energy_ref_wh = e; /* first reading, or the sensor was reset or replaced */
         p->energy_ref_valid = 1;
         save_now();
         return;
     }
-    tenths = (e - p->energy_ref_wh) / 100u;
+    tenths = (e - p->energy_ref_wh) / APP_WH_PER_TENTH;
     if (tenths == 0) {
         return;
     }
-    p->energy_ref_wh += tenths * 100u;
-    p->meter.credit[0] = (p->meter.credit[0] > tenths) ? p->meter.credit[0] - tenths : 0;
-    if (g_app.saved_credit - p->meter.credit[0] >= APP_SAVE_EVERY_TENTHS ||
-        (p->meter.credit[0] == 0 && g_app.saved_credit != 0)) {
+    p->energy_ref_wh += tenths * APP_WH_PER_TENTH;
+    tc_debit(&p->meter, 0, tenths * APP_WH_PER_TENTH);
+    if (g_app.saved_credit - p->meter.registers[0] >= APP_SAVE_EVERY_WH ||
+        (p->meter.registers[0] == 0 && g_app.saved_credit != 0)) {
         save_now();
     }
 }
 
 static void poll_sensor(uint32_t now)
 {
+    const tc_state_t *m = &g_app.p.meter;
     g_app.pzem_last_ms = now;
     if (!hal_pzem_read(&g_app.pzem)) {
         g_app.pzem_ok = 0;
@@ -70,8 +100,8 @@ static void poll_sensor(uint32_t now)
     }
     g_app.pzem_ok = 1;
     account_energy();
-    if (g_app.relay_closed && g_app.p.meter.mpl_w != 0 &&
-        g_app.pzem.power_dw > g_app.p.meter.mpl_w * 10u) {
+    if (g_app.relay_closed && (m->has & TC_HAS_MPL) && m->mpl_watts != 0 &&
+        g_app.pzem.power_dw > m->mpl_watts * 10u) {
         g_app.mpl_tripped = 1;
         g_app.mpl_trip_ms = now;
     }
@@ -79,7 +109,8 @@ static void poll_sensor(uint32_t now)
 
 void app_update_relay(uint32_t now)
 {
-    const tc_meter_t *m = &g_app.p.meter;
+    const tc_state_t *m = &g_app.p.meter;
+    uint32_t credit = app_credit_tenths();
     uint8_t reason = APP_OPEN_NONE;
     uint8_t closed;
     char buf[16];
@@ -88,7 +119,7 @@ void app_update_relay(uint32_t now)
     }
     if (m->tamper) {
         reason = APP_OPEN_TAMPER;
-    } else if (m->credit[0] == 0) {
+    } else if (m->registers[0] == 0) {
         reason = APP_OPEN_CREDIT;
     } else if (g_app.mpl_tripped) {
         reason = APP_OPEN_MPL;
@@ -102,14 +133,16 @@ void app_update_relay(uint32_t now)
             app_send_p(APP_P("EVENT relay state=on\n"));
         } else {
             app_send_p(APP_P("EVENT relay state=off reason="));
-            app_send_p(reason == APP_OPEN_TAMPER ? APP_P("tamper\n") : reason == APP_OPEN_MPL ? APP_P("mpl\n") : APP_P("credit\n"));
+            app_send_p(reason == APP_OPEN_TAMPER ? APP_P("tamper\n")
+                       : reason == APP_OPEN_MPL  ? APP_P("mpl\n")
+                                                 : APP_P("credit\n"));
         }
     }
-    if (m->credit[0] <= APP_LOW_CREDIT_TENTHS) {
+    if (credit <= APP_LOW_CREDIT_TENTHS) {
         if (!g_app.low_reported) {
             g_app.low_reported = 1;
             app_send_p(APP_P("EVENT low_credit credit="));
-            app_fmt_fixed(buf, m->credit[0], 1);
+            app_fmt_fixed(buf, credit, 1);
             app_send(buf);
             app_send_p(APP_P("\n"));
         }
@@ -118,25 +151,55 @@ void app_update_relay(uint32_t now)
     }
 }
 
-uint8_t app_apply_token(const char *digits, uint8_t n, tc_result_t *r)
+static uint8_t outcome_kind(uint8_t kind)
 {
-    tc_meter_t before = g_app.p.meter;
+    switch (kind) {
+    case TC_KIND_CREDIT:
+    case TC_KIND_CURRENCY_CREDIT:
+        return APP_K_CREDIT;
+    case TC_KIND_MPL:
+        return APP_K_MPL;
+    case TC_KIND_CLEAR_CREDIT:
+        return APP_K_CLEAR_CREDIT;
+    case TC_KIND_CLEAR_TAMPER:
+        return APP_K_CLEAR_TAMPER;
+    case TC_KIND_KCT_1:
+    case TC_KIND_KCT_2:
+    case TC_KIND_KCT_3:
+    case TC_KIND_KCT_4:
+        return APP_K_KEY_CHANGE;
+    case TC_KIND_NONE:
+        return APP_K_NONE;
+    default:
+        return APP_K_OTHER;
+    }
+}
+
+uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *out)
+{
+    tc_result_t r;
     uint32_t now = hal_millis();
+    uint64_t clock = app_clock();
     hal_marker(1);
-    tc_enter_token(&g_app.p.meter, &g_app.session, digits, n, now, r);
+    tc_enter_token(&g_app.p.meter, digits, n, clock, &r);
     hal_marker(0);
-    if (memcmp(&before, &g_app.p.meter, sizeof before) != 0) {
-        /* The new state is on EEPROM before anything is shown or replied. */
-        if (!app_store_save(&g_app.p)) {
-            g_app.p.meter = before;
+    if (r.changed || r.outcome == TC_ACCEPT) {
+        /* The new state is on EEPROM before anything is shown or replied. If that fails, the last
+         * saved state comes back: nothing was applied. */
+        if (!save_now()) {
+            app_store_load(&g_app.p);
             return 0;
         }
-        g_app.saved_credit = g_app.p.meter.credit[0];
     }
-    if (r->status == TC_ACCEPT && r->kind == TC_KIND_MPL) {
+    out->outcome = r.outcome;
+    out->kind = outcome_kind(r.kind);
+    out->amount = (out->kind == APP_K_CREDIT) ? r.amount / APP_WH_PER_TENTH : r.amount;
+    out->seconds = (uint16_t)((r.lock_remaining_ms + 999u) / 1000u);
+    out->fails = (r.outcome == TC_CRC_ERROR || r.outcome == TC_FORMAT_ERROR) ? g_app.p.meter.wrong_entries : 0;
+    if (r.outcome == TC_ACCEPT && r.kind == TC_KIND_MPL) {
         g_app.mpl_tripped = 0;
     }
-    app_ui_show_result(r);
+    app_ui_show_result(out);
     app_update_relay(now);
     return 1;
 }
@@ -149,10 +212,11 @@ void app_setup(void)
         provision_defaults(&g_app.p);
         app_store_save(&g_app.p);
     }
-    g_app.saved_credit = g_app.p.meter.credit[0];
+    g_app.clock_base = g_app.p.clock_ms;
+    g_app.saved_credit = g_app.p.meter.registers[0];
     /* Power-up: the relay takes its state silently (events report changes only). */
-    g_app.relay_closed = (uint8_t)(!g_app.p.meter.tamper && g_app.p.meter.credit[0] != 0);
-    g_app.low_reported = (uint8_t)(g_app.p.meter.credit[0] <= APP_LOW_CREDIT_TENTHS);
+    g_app.relay_closed = (uint8_t)(!g_app.p.meter.tamper && g_app.p.meter.registers[0] != 0);
+    g_app.low_reported = (uint8_t)(app_credit_tenths() <= APP_LOW_CREDIT_TENTHS);
     hal_relay(g_app.relay_closed);
     app_send_p(APP_P("EVENT boot fw=" APP_FW "\n"));
     now = hal_millis();
@@ -164,17 +228,14 @@ void app_loop(void)
 {
     int16_t c;
     char key;
-    tc_result_t r;
+    app_outcome_t r;
     uint32_t now;
     while ((c = hal_serial_read()) >= 0) {
         app_proto_byte((uint8_t)c);
     }
     key = hal_keypad_poll();
-    if (key != 0) {
-        uint8_t submitted = app_ui_key(key, &r);
-        if (submitted == 1) {
-            app_event_token(&r);
-        }
+    if (key != 0 && app_ui_key(key, &r) == 1) {
+        app_event_token(&r);
     }
     now = hal_millis();
     if ((uint32_t)(now - g_app.pzem_last_ms) >= APP_PZEM_PERIOD_MS) {

@@ -27,28 +27,38 @@ extern "C" {
 #define APP_ENTRY_TIMEOUT_MS 20000u
 #define APP_MPL_RETRY_MS 60000u
 #define APP_LOW_CREDIT_TENTHS 20u
+#define APP_WH_PER_TENTH 100u
 #define APP_PZEM_PERIOD_MS 1000u
-#define APP_SAVE_EVERY_TENTHS 10u /* consumption alone is written back once per 1.0 kWh */
+#define APP_SAVE_EVERY_WH 1000u /* consumption alone is written back once per 1.0 kWh */
 
 /* Relay-open reasons, in priority order. */
 enum { APP_OPEN_NONE = 0, APP_OPEN_CREDIT, APP_OPEN_MPL, APP_OPEN_TAMPER };
 
-/* Identity that a key change never alters: written by provisioning. */
-typedef struct {
-    char pan[18];
-} app_identity_t;
-
 /* Everything kept in EEPROM (one generation). */
 typedef struct {
-    tc_meter_t meter;
-    app_identity_t id;
-    uint32_t energy_ref_wh; /* sensor energy at which meter.credit[0] was exact */
+    tc_state_t meter;       /* the decoder state (credit in Wh, TID memory, key, lockout, pending KCT) */
+    uint64_t clock_ms;      /* meter clock at the save: it continues from here after a power cut */
+    uint32_t energy_ref_wh; /* sensor energy at which the credit register was exact */
+    char pan[18];           /* identity, set by provisioning; a key change never alters it */
+    uint8_t base_date;      /* 93, 14 or 35 (INFO bd=) */
     uint8_t energy_ref_valid;
 } app_persist_t;
 
+/* What a token did, as the display and the protocol report it (meter_emulator.decoding.TokenOutcome). */
+enum { APP_K_NONE = 0, APP_K_CREDIT, APP_K_MPL, APP_K_CLEAR_CREDIT, APP_K_CLEAR_TAMPER, APP_K_KEY_CHANGE, APP_K_OTHER };
+typedef struct {
+    uint32_t amount; /* credit: tenths of a kWh; MPL: watts */
+    uint16_t seconds;
+    uint16_t fails;
+    uint8_t outcome; /* tc_status_t */
+    uint8_t kind;    /* APP_K_* */
+} app_outcome_t;
+
 typedef struct {
     app_persist_t p;
-    tc_session_t session;
+    uint64_t clock_base; /* meter clock at power-up */
+    uint32_t last_millis;
+    uint16_t millis_wraps;
     /* sensor */
     hal_pzem_t pzem;
     uint8_t pzem_ok;
@@ -59,7 +69,7 @@ typedef struct {
     uint32_t mpl_trip_ms;
     uint8_t mpl_tripped;
     uint8_t low_reported;
-    uint32_t saved_credit; /* credit at the last EEPROM write */
+    uint32_t saved_credit; /* credit register (Wh) at the last EEPROM write */
     /* keypad entry and screens */
     char entry[APP_ENTRY_MAX];
     uint8_t entry_len;
@@ -85,7 +95,10 @@ void app_loop(void);
 
 /* app.c */
 /* Decodes a token, saves the new state, shows the result; 0 = storage failed, nothing applied. */
-uint8_t app_apply_token(const char *digits, uint8_t n, tc_result_t *r);
+uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *r);
+uint64_t app_clock(void);
+uint16_t app_locked_seconds(void);
+uint32_t app_credit_tenths(void);
 void app_update_relay(uint32_t now);
 
 /* app_store.c: two generations with a CRC; returns 1 when a stored record was found. */
@@ -94,15 +107,15 @@ uint8_t app_store_save(const app_persist_t *p);
 
 /* app_ui.c */
 /* One key press: 0 = no token submitted, 1 = a token was decoded into *r, 2 = storage failed. */
-uint8_t app_ui_key(char key, tc_result_t *r);
-void app_ui_show_result(const tc_result_t *r);
+uint8_t app_ui_key(char key, app_outcome_t *r);
+void app_ui_show_result(const app_outcome_t *r);
 void app_ui_render(uint32_t now);
 void app_ui_lcd_lines(char l1[17], char l2[17], uint32_t now);
 
 /* app_proto.c */
 void app_proto_byte(uint8_t c);
-void app_proto_result_fields(const tc_result_t *r);
-void app_event_token(const tc_result_t *r);
+void app_proto_result_fields(const app_outcome_t *r);
+void app_event_token(const app_outcome_t *r);
 
 /* app_fmt.c: small number formatters (no printf on the AVR). Each returns the end of the text. */
 char *app_fmt_u32(char *out, uint32_t v);

@@ -32,26 +32,29 @@ static const char *keyword(const char *line, const char *kw)
 static void send_status_name(uint8_t status) { app_send_p(tc_status_name(status)); }
 
 /* The fields after the outcome word (protocol 3.1), with a leading space each. */
-void app_proto_result_fields(const tc_result_t *r)
+void app_proto_result_fields(const app_outcome_t *r)
 {
     char buf[40];
     char *p = buf;
     buf[0] = '\0';
-    if (r->status == TC_ACCEPT) {
+    if (r->outcome == TC_LOCKED) {
+        p = app_fmt_pstr(p, APP_P(" seconds="));
+        app_fmt_u32(p, r->seconds);
+    } else if (r->outcome == TC_ACCEPT) {
         const tc_key_t *k = &g_app.p.meter.key;
         switch (r->kind) {
-        case TC_KIND_CREDIT:
+        case APP_K_CREDIT:
             p = app_fmt_pstr(p, APP_P(" amount="));
-            p = app_fmt_fixed(p, r->value, 1);
+            p = app_fmt_fixed(p, r->amount, 1);
             break;
-        case TC_KIND_MPL:
+        case APP_K_MPL:
             p = app_fmt_pstr(p, APP_P(" mpl="));
-            p = app_fmt_u32(p, r->value);
+            p = app_fmt_u32(p, r->amount);
             break;
-        case TC_KIND_CLEAR_TAMPER:
+        case APP_K_CLEAR_TAMPER:
             p = app_fmt_pstr(p, APP_P(" tamper=0"));
             break;
-        case TC_KIND_KEY_CHANGE:
+        case APP_K_KEY_CHANGE:
             p = app_fmt_pstr(p, APP_P(" krn="));
             p = app_fmt_u32(p, k->krn);
             p = app_fmt_pstr(p, APP_P(" ti="));
@@ -66,7 +69,7 @@ void app_proto_result_fields(const tc_result_t *r)
             break;
         }
         p = app_fmt_pstr(p, APP_P(" credit="));
-        app_fmt_fixed(p, g_app.p.meter.credit[0], 1);
+        app_fmt_fixed(p, app_credit_tenths(), 1);
     } else {
         if (r->fails != 0) {
             p = app_fmt_pstr(p, APP_P(" fails="));
@@ -80,22 +83,22 @@ void app_proto_result_fields(const tc_result_t *r)
     app_send(buf);
 }
 
-static void send_result(const tc_result_t *r, uint8_t ok)
+static void send_result(const app_outcome_t *r, uint8_t ok)
 {
     if (!ok) {
         app_send_p(APP_P("ERROR storage\n"));
         return;
     }
     app_send_p(APP_P("RESULT "));
-    send_status_name(r->status);
+    send_status_name(r->outcome);
     app_proto_result_fields(r);
     app_send_p(APP_P("\n"));
 }
 
-void app_event_token(const tc_result_t *r)
+void app_event_token(const app_outcome_t *r)
 {
     app_send_p(APP_P("EVENT token "));
-    send_status_name(r->status);
+    send_status_name(r->outcome);
     app_proto_result_fields(r);
     app_send_p(APP_P("\n"));
 }
@@ -105,7 +108,7 @@ static void req_token(const char *arg)
     char digits[APP_ENTRY_MAX];
     uint8_t n = 0;
     uint8_t overflow = 0;
-    tc_result_t r;
+    app_outcome_t r;
     uint8_t ok;
     if (*arg == '\0') {
         app_send_p(APP_P("ERROR bad_argument\n"));
@@ -135,7 +138,7 @@ static void req_token(const char *arg)
 static void req_key(const char *arg)
 {
     static const char KEYS[] TC_PROGMEM = "0123456789*#ABCD";
-    tc_result_t r;
+    app_outcome_t r;
     uint8_t submitted;
     uint8_t i;
     char k = arg[0];
@@ -164,10 +167,10 @@ static void req_key(const char *arg)
 static void req_status(void)
 {
     char buf[24];
-    const tc_meter_t *m = &g_app.p.meter;
-    uint32_t now = hal_millis();
+    const tc_state_t *m = &g_app.p.meter;
+    uint32_t credit = app_credit_tenths();
     app_send_p(APP_P("STATUS credit="));
-    app_fmt_fixed(buf, m->credit[0], 1);
+    app_fmt_fixed(buf, credit, 1);
     app_send(buf);
     app_send_p(g_app.relay_closed ? APP_P(" relay=on power=") : APP_P(" relay=off power="));
     app_fmt_u32(buf, (g_app.pzem.power_dw + 5u) / 10u);
@@ -182,12 +185,12 @@ static void req_status(void)
     app_fmt_fixed(buf, g_app.pzem.energy_wh, 3);
     app_send(buf);
     app_send_p(m->tamper ? APP_P(" tamper=1 locked=") : APP_P(" tamper=0 locked="));
-    app_fmt_u32(buf, tc_locked_seconds(&g_app.session, now));
+    app_fmt_u32(buf, app_locked_seconds());
     app_send(buf);
     app_send_p(APP_P(" mpl="));
-    app_fmt_u32(buf, m->mpl_w);
+    app_fmt_u32(buf, (m->has & TC_HAS_MPL) ? m->mpl_watts : 0);
     app_send(buf);
-    app_send_p(m->credit[0] <= APP_LOW_CREDIT_TENTHS ? APP_P(" low=1 pf=") : APP_P(" low=0 pf="));
+    app_send_p(credit <= APP_LOW_CREDIT_TENTHS ? APP_P(" low=1 pf=") : APP_P(" low=0 pf="));
     app_fmt_fixed(buf, g_app.pzem.pf_centi, 2);
     app_send(buf);
     app_send_p(APP_P("\n"));
@@ -198,7 +201,7 @@ static void send_2d(const char *name, uint32_t v, uint8_t width)
     char buf[12];
     char *e = app_fmt_u32(buf, v);
     uint8_t n = (uint8_t)(e - buf);
-    app_send(name);
+    app_send_p(name);
     while (n++ < width) {
         app_send_p(APP_P("0"));
     }
@@ -209,13 +212,13 @@ static void req_info(void)
 {
     const tc_key_t *k = &g_app.p.meter.key;
     char buf[20];
-    uint8_t skip = (memcmp(g_app.p.id.pan, "0000", 4) == 0) ? 4 : 6;
+    uint8_t skip = (memcmp(g_app.p.pan, "0000", 4) == 0) ? 4 : 6;
     app_send_p(APP_P("INFO pan="));
-    memcpy(buf, g_app.p.id.pan, 18);
+    memcpy(buf, g_app.p.pan, 18);
     buf[18] = '\0';
     app_send(buf);
     app_send_p(APP_P(" drn="));
-    memcpy(buf, g_app.p.id.pan + skip, (size_t)(17 - skip));
+    memcpy(buf, g_app.p.pan + skip, (size_t)(17 - skip));
     buf[17 - skip] = '\0';
     app_send(buf);
     send_2d(APP_P(" sgc="), k->sgc, 6);
@@ -224,7 +227,7 @@ static void req_info(void)
     send_2d(APP_P(" kt="), k->kt, 1);
     send_2d(APP_P(" ken="), k->ken, 1);
     send_2d(APP_P(" ea="), k->ea, 2);
-    send_2d(APP_P(" bd="), k->base_date == 93 ? 1993u : 2000u + k->base_date, 4);
+    send_2d(APP_P(" bd="), g_app.p.base_date == 93 ? 1993u : 2000u + g_app.p.base_date, 4);
     app_send_p(APP_P(" fw=" APP_FW "\n"));
 }
 

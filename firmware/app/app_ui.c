@@ -37,33 +37,33 @@ static void show(const char *l1, const char *l2)
     g_app.screen_until = hal_millis() + APP_SCREEN_MS;
 }
 
-void app_ui_show_result(const tc_result_t *r)
+void app_ui_show_result(const app_outcome_t *r)
 {
     char l1[17];
     char l2[17];
-    char *p = app_fmt_pstr(l1, TC_RDPTR(&OUTCOME_TEXT[r->status < TC_STATUS_COUNT ? r->status : TC_FORMAT_ERROR]));
+    char *p = app_fmt_pstr(l1, TC_RDPTR(&OUTCOME_TEXT[r->outcome < TC_STATUS_COUNT ? r->outcome : TC_FORMAT_ERROR]));
     l2[0] = '\0';
-    if (r->status == TC_LOCKED) {
+    if (r->outcome == TC_LOCKED) {
         app_fmt_u32(p, r->seconds);
-    } else if (r->status == TC_ACCEPT) {
+    } else if (r->outcome == TC_ACCEPT) {
         switch (r->kind) {
-        case TC_KIND_CREDIT:
+        case APP_K_CREDIT:
             p = app_fmt_pstr(l2, APP_P("+"));
-            p = fmt_kwh_tenths(p, r->value);
+            p = fmt_kwh_tenths(p, r->amount);
             app_fmt_pstr(p, APP_P(" kWh"));
             break;
-        case TC_KIND_MPL:
+        case APP_K_MPL:
             p = app_fmt_pstr(l2, APP_P("Limit "));
-            p = app_fmt_u32(p, r->value);
+            p = app_fmt_u32(p, r->amount);
             app_fmt_pstr(p, APP_P(" W"));
             break;
-        case TC_KIND_CLEAR_CREDIT:
+        case APP_K_CLEAR_CREDIT:
             app_fmt_pstr(l2, APP_P("Credit cleared"));
             break;
-        case TC_KIND_CLEAR_TAMPER:
+        case APP_K_CLEAR_TAMPER:
             app_fmt_pstr(l2, APP_P("Tamper cleared"));
             break;
-        case TC_KIND_KEY_CHANGE:
+        case APP_K_KEY_CHANGE:
             app_fmt_pstr(l2, APP_P("Key changed"));
             break;
         default:
@@ -85,7 +85,7 @@ static void short_code(uint8_t code)
     switch (code) {
     case 1:
         app_fmt_pstr(l1, APP_P("Credit"));
-        p = fmt_kwh_tenths(l2, g_app.p.meter.credit[0]);
+        p = fmt_kwh_tenths(l2, app_credit_tenths());
         app_fmt_pstr(p, APP_P(" kWh"));
         break;
     case 2:
@@ -107,8 +107,8 @@ static void short_code(uint8_t code)
         break;
     case 4: {
         /* The DRN is the PAN without its IIN and final check digit. */
-        uint8_t skip = (memcmp(g_app.p.id.pan, "0000", 4) == 0) ? 4 : 6;
-        memcpy(l1, g_app.p.id.pan + skip, (size_t)(17 - skip));
+        uint8_t skip = (memcmp(g_app.p.pan, "0000", 4) == 0) ? 4 : 6;
+        memcpy(l1, g_app.p.pan + skip, (size_t)(17 - skip));
         l1[17 - skip] = '\0';
         p = app_fmt_pstr(l2, APP_P("SGC "));
         {
@@ -146,7 +146,7 @@ static void short_code(uint8_t code)
     show(l1, l2);
 }
 
-uint8_t app_ui_key(char key, tc_result_t *r)
+uint8_t app_ui_key(char key, app_outcome_t *r)
 {
     uint32_t now = hal_millis();
     uint8_t submitted = 0;
@@ -183,10 +183,10 @@ uint8_t app_ui_key(char key, tc_result_t *r)
     return submitted;
 }
 
-static void idle_lines(char l1[17], char l2[17], uint32_t now)
+static void idle_lines(char l1[17], char l2[17])
 {
-    const tc_meter_t *m = &g_app.p.meter;
-    uint16_t locked = tc_locked_seconds(&g_app.session, now);
+    uint32_t credit = app_credit_tenths();
+    uint16_t locked = app_locked_seconds();
     char num[12];
     char *e;
     uint8_t n;
@@ -197,7 +197,7 @@ static void idle_lines(char l1[17], char l2[17], uint32_t now)
         app_fmt_u32(e, locked);
     } else {
         /* "Cr" + credit right-aligned in 11 + "kWh" */
-        e = fmt_kwh_tenths(num, m->credit[0]);
+        e = fmt_kwh_tenths(num, credit);
         n = (uint8_t)(e - num);
         l1[0] = 'C';
         l1[1] = 'r';
@@ -207,7 +207,7 @@ static void idle_lines(char l1[17], char l2[17], uint32_t now)
         app_fmt_pstr(l1 + 13, APP_P("kWh"));
     }
     if (g_app.relay_closed) {
-        word = (m->credit[0] <= APP_LOW_CREDIT_TENTHS) ? APP_P("LOW CREDIT") : APP_P("Relay ON");
+        word = (credit <= APP_LOW_CREDIT_TENTHS) ? APP_P("LOW CREDIT") : APP_P("Relay ON");
     } else if (g_app.open_reason == APP_OPEN_TAMPER) {
         word = APP_P("OFF Tamper");
     } else if (g_app.open_reason == APP_OPEN_MPL) {
@@ -253,7 +253,7 @@ void app_ui_lcd_lines(char l1[17], char l2[17], uint32_t now)
         memcpy(l1, g_app.msg1, 17);
         memcpy(l2, g_app.msg2, 17);
     } else {
-        idle_lines(l1, l2, now);
+        idle_lines(l1, l2);
     }
     app_pad(l1, 16);
     app_pad(l2, 16);

@@ -9,8 +9,8 @@
 #define PROVISION_H
 
 #define PROVISION_PAN "600727000000000009"
-/* EA07: the 64-bit key as little-endian bytes (0xE653341F9D5BF36F), then 8 unused bytes. */
-#define PROVISION_KEY {0x6F, 0xF3, 0x5B, 0x9D, 0x1F, 0x34, 0x53, 0xE6, 0, 0, 0, 0, 0, 0, 0, 0}
+/* The decoder key material: EA07 uses the first 8 bytes (the 64-bit key, big-endian). */
+#define PROVISION_KEY {0xE6, 0x53, 0x34, 0x1F, 0x9D, 0x5B, 0xF3, 0x6F, 0, 0, 0, 0, 0, 0, 0, 0}
 #define PROVISION_EA 7
 #define PROVISION_KT 2
 #define PROVISION_KRN 1
