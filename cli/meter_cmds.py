@@ -52,6 +52,7 @@ TimeFactor = Annotated[
 ]
 LowCredit = Annotated[float, typer.Option(help="Low-credit warning threshold in kWh.")]
 Voltage = Annotated[float, typer.Option(help="Nominal line voltage (80-260 V).")]
+SaveEvery = Annotated[float, typer.Option(help="Write consumption back at least every this many seconds.")]
 
 
 def _key_params(sgc: int, ti: int, krn: int, kt: int, ken: int, base: int, ea: str, dkga: str) -> KeyParams:
@@ -86,9 +87,13 @@ def _decoder_key(identity: Identity, vending_file: Path | None, decoder_file: Pa
     return decoder_key_for(identity, VendingKey.from_hex(vending_hex))
 
 
-def _settings(load: str, time_factor: float, low_credit: float, voltage: float) -> MeterSettings:
+def _settings(
+    load: str, time_factor: float, low_credit: float, voltage: float, save_every: float = 10.0
+) -> MeterSettings:
     if time_factor <= 0:
         raise UsageError("--time-factor must be positive")
+    if save_every <= 0:
+        raise UsageError("--save-every must be positive")
     if not 80 <= voltage <= 260:
         raise UsageError("--voltage must be 80-260 V (the sensor's range)")
     return MeterSettings(
@@ -96,6 +101,7 @@ def _settings(load: str, time_factor: float, low_credit: float, voltage: float) 
         pzem=Pzem(nominal_v=voltage),
         time_factor=time_factor,
         low_credit_wh=round(low_credit * 1000),
+        persist_interval_ms=round(save_every * 1000),
     )
 
 
@@ -177,13 +183,14 @@ def emulate(
     time_factor: TimeFactor = 1.0,
     low_credit: LowCredit = 2.0,
     voltage: Voltage = 230.0,
+    save_every: SaveEvery = 10.0,
     tick_ms: Annotated[int, typer.Option(help="Simulation step in real ms.")] = 250,
 ) -> None:
     """Run one meter: an interactive terminal meter, or headless on a pty / pyserial URL / TCP port."""
     store = FileStore(state_file)
     if store.load() is None:
         raise UsageError(f"no meter state at {state_file}: create it with `nguvu meter new`")
-    settings = _settings(load, time_factor, low_credit, voltage)
+    settings = _settings(load, time_factor, low_credit, voltage, save_every)
     clock = SystemClock()
     meter = Meter.load(store, settings, clock.monotonic_ms())
     link = _open_link(serial_url, tcp)
@@ -234,6 +241,7 @@ def fleet(
     load: Load = "constant:0",
     time_factor: TimeFactor = 1.0,
     low_credit: LowCredit = 2.0,
+    save_every: SaveEvery = 10.0,
     tick_ms: Annotated[int, typer.Option(help="Simulation step in real ms.")] = 1000,
 ) -> None:
     """Run COUNT meters in one process; print each endpoint and write DIRECTORY/fleet.json."""
@@ -250,7 +258,7 @@ def fleet(
         count,
         _key_params(sgc, ti, krn, kt, ken, base_date, ea, dkga),
         VendingKey.from_hex(vending_hex),
-        _settings(load, time_factor, low_credit, 230.0),
+        _settings(load, time_factor, low_credit, 230.0, save_every),
         directory=None if memory else directory,
         tcp_host="127.0.0.1" if tcp else None,
         durable=fsync,

@@ -133,7 +133,13 @@ class SerialHost:
             return text
 
     def close(self) -> None:
-        self.port.close()
+        import contextlib
+        import termios
+
+        import serial
+
+        with contextlib.suppress(serial.SerialException, OSError, termios.error):
+            self.port.close()
 
 
 class ServedMeter:
