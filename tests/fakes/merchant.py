@@ -56,9 +56,9 @@ class Merchant:
             return 503, json.dumps({"code": exc.code}).encode(), "application/json"
         return reply.status_code, reply.body, reply.media_type
 
-    def __enter__(self) -> Merchant:
-        self._receiver.__enter__()
+    async def __aenter__(self) -> Merchant:
+        await self._receiver.__aenter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._receiver.__exit__(*exc)
+    async def __aexit__(self, *exc: object) -> None:
+        await self._receiver.__aexit__(*exc)

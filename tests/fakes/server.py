@@ -110,14 +110,16 @@ class Receiver:
         assert self.server is not None
         return self.server.url
 
-    def __enter__(self) -> Receiver:
+    # Async on purpose: stopping waits for in-flight callbacks, whose handlers need the test's loop to
+    # keep running; a blocking stop from inside that loop would deadlock until the join timeout.
+    async def __aenter__(self) -> Receiver:
         assert self.server is not None
         self.server.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
-        self.server.stop()
+        await asyncio.to_thread(self.server.stop)
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> None:

@@ -48,12 +48,13 @@ def request(ref: str = "pay-1", msisdn: str = "+243970000001", amount: str = "25
 
 
 async def collect(airtel: FakeAirtel, http: httpx.AsyncClient, *, signed: bool, count: int = 1) -> Merchant:
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         airtel.callback_url = merchant.url + "/callback"
         merchant.provider = provider = make(airtel, http, signed=signed)
         started = await provider.start_collection(request())
         assert started.status is PaymentStatus.PENDING and started.provider_ref == "pay-1"
         await wait_for(lambda: len(merchant.events) + len(merchant.refusals) >= count)
+        await wait_for(lambda: len(airtel.callbacks) >= count)  # the fake has read our replies
     return merchant
 
 

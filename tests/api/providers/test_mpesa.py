@@ -63,11 +63,11 @@ def test_password_is_base64_of_shortcode_passkey_timestamp() -> None:
 async def test_stk_push_approved_callback_is_confirmed_by_query(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(daraja, http, merchant.url)
         started = await provider.start_collection(request())
         assert started.status is PaymentStatus.PENDING and started.provider_ref in daraja.stk
-        await wait_for(lambda: merchant.events)
+        await wait_for(lambda: merchant.events and daraja.callbacks)
     [event] = merchant.events
     stk = daraja.stk[started.provider_ref]
     assert event.status is PaymentStatus.SUCCEEDED
@@ -95,7 +95,7 @@ async def test_token_is_reused_across_calls(daraja: FakeDaraja, http: httpx.Asyn
 
 async def test_declined(daraja: FakeDaraja, http: httpx.AsyncClient) -> None:
     daraja.knobs.outcome = "decline"
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.start_collection(request())
         await wait_for(lambda: merchant.events)
@@ -108,7 +108,7 @@ async def test_forged_success_callback_is_overruled_by_query(
 ) -> None:
     daraja.knobs.outcome = "decline"
     daraja.knobs.bad_signature = True  # the callback claims success; Daraja's record says cancelled
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.start_collection(request())
         await wait_for(lambda: merchant.events)
@@ -119,7 +119,7 @@ async def test_forged_success_callback_is_overruled_by_query(
 
 async def test_wrong_amount_is_reported_as_paid(daraja: FakeDaraja, http: httpx.AsyncClient) -> None:
     daraja.knobs.outcome = "wrong_amount"
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.start_collection(request("500"))
         await wait_for(lambda: merchant.events)
@@ -130,7 +130,7 @@ async def test_duplicate_callbacks_carry_the_same_receipt(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
     daraja.knobs.duplicate_callbacks = 4
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.start_collection(request())
         await wait_for(lambda: len(merchant.events) == 4)
@@ -193,7 +193,7 @@ async def test_password_uses_nairobi_time(daraja: FakeDaraja, http: httpx.AsyncC
 async def test_c2b_known_meter_is_validated_then_confirmed(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
-    with Merchant(known_accounts={"58000000001"}) as merchant:
+    async with Merchant(known_accounts={"58000000001"}) as merchant:
         provider = make(daraja, http, merchant.url)
         merchant.provider = provider
         await provider.register_c2b_urls()
@@ -220,7 +220,7 @@ async def test_c2b_known_meter_is_validated_then_confirmed(
 async def test_c2b_unknown_meter_is_refused_at_validation(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
-    with Merchant(known_accounts={"58000000001"}) as merchant:
+    async with Merchant(known_accounts={"58000000001"}) as merchant:
         provider = make(daraja, http, merchant.url)
         merchant.provider = provider
         await provider.register_c2b_urls()

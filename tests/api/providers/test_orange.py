@@ -46,12 +46,13 @@ def request(ref: str = "pay-7", amount: str = "5000", currency: str = "CDF") -> 
 
 
 async def run(orange: FakeOrange, http: httpx.AsyncClient, count: int = 1) -> Merchant:
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         merchant.provider = provider = make(orange, http, merchant.url + "/callback")
         started = await provider.start_collection(request())
         assert started.status is PaymentStatus.PENDING
         assert started.provider_ref == orange.txns["pay-7"].system_id
         await wait_for(lambda: len(merchant.events) + len(merchant.refusals) >= count)
+        await wait_for(lambda: len(orange.callbacks) >= count)  # the fake has read our replies
     return merchant
 
 

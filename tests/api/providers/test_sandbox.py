@@ -156,7 +156,7 @@ async def test_forged_or_altered_callbacks_are_refused(http: httpx.AsyncClient) 
 
 
 async def test_posts_over_loopback_without_deliver(http: httpx.AsyncClient) -> None:
-    with Merchant() as merchant:
+    async with Merchant() as merchant:
         w = wallet(http, None, NGUVU_SANDBOX_CALLBACK_URL=merchant.url + "/callbacks/payments/sandbox")
         merchant.provider = w
         await w.start_collection(request())

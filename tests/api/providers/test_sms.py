@@ -114,7 +114,7 @@ async def test_delivery_reports_travel_back(at: FakeAfricasTalking, http: httpx.
         reports.append(provider.parse_delivery_report(form))
         return 200, b"", "text/plain"
 
-    with Receiver(asyncio.get_running_loop(), handle) as receiver:
+    async with Receiver(asyncio.get_running_loop(), handle) as receiver:
         at.delivery_url = receiver.url + "/callbacks/sms/africastalking/delivery"
         sent = await provider.send(msg())
         at.delivery_status = "Failed"
