@@ -109,7 +109,14 @@ class PaymentEvent:
     ``amount``/``currency`` are what the provider says was paid, or ``None`` when the provider does not
     state it (Airtel): the core then relies on the requested amount. The core holds mismatches for review.
     ``provider_txn_id`` is the provider's money-movement id (MpesaReceiptNumber / TransID,
-    airtel_money_id, Orange txn id, sandbox id): the deduplication key; ``None`` until money moved.
+    airtel_money_id, Orange txn id, sandbox id): the deduplication key; ``None`` until money moved, and
+    also ``None`` on a success learnt only by status query when the provider's query omits it (Daraja).
+
+    Matching an event to a payment, in this order: ``reference`` (our id) when set; else ``provider_ref``
+    (the ``CollectionStarted.provider_ref`` stored at start: Daraja echoes only its CheckoutRequestID,
+    so M-Pesa STK events have ``reference=None``); else ``provider_txn_id``. Only an event with neither
+    ``reference`` nor ``provider_ref`` (``verification=CHANNEL``, ``account`` set) is a payment we did not
+    start (M-Pesa C2B).
     """
 
     provider: str

@@ -213,8 +213,8 @@ class MpesaDaraja:
     ) -> tuple[list[PaymentEvent], CallbackReply]:
         doc = parse_json(body, callback=True)
         if "TransID" in doc:  # a C2B confirmation (customer paid the paybill from the M-Pesa menu)
-            return [parse_c2b(doc, self.name)], ACK
-        claimed = parse_stk_callback(doc, self.name)
+            return [parse_c2b(doc, self.name, self._config.currency)], ACK
+        claimed = parse_stk_callback(doc, self.name, self._config.currency)
         confirmed = await self.query_status("", claimed.provider_ref)
         if confirmed.status is PaymentStatus.SUCCEEDED and claimed.status is PaymentStatus.SUCCEEDED:
             return [claimed], ACK
@@ -237,7 +237,7 @@ class MpesaDaraja:
     async def validate_c2b(
         self, headers: Mapping[str, str], body: bytes, lookup: AccountLookup
     ) -> CallbackReply:
-        event = parse_c2b(parse_json(body, callback=True), self.name)
+        event = parse_c2b(parse_json(body, callback=True), self.name, self._config.currency)
         if event.amount is None or event.amount <= Decimal(0):
             return reject_c2b("C2B00013")
         if not event.account or not await lookup(event.account):

@@ -66,7 +66,7 @@ def _msisdn(value: object) -> str | None:
     return "+" + text if text.isdigit() and len(text) >= 8 else None
 
 
-def parse_stk_callback(doc: dict[str, Any], provider: str) -> PaymentEvent:
+def parse_stk_callback(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent:
     """The claim made by ``{"Body":{"stkCallback":{...}}}`` (not yet verified)."""
     cb = doc.get("Body", {}).get("stkCallback") if isinstance(doc.get("Body"), dict) else None
     if not isinstance(cb, dict) or not cb.get("CheckoutRequestID") or "ResultCode" not in cb:
@@ -117,7 +117,7 @@ def stk_query_status(http_status: int, doc: dict[str, Any]) -> tuple[PaymentStat
     return (PaymentStatus.FAILED if code in _STK_FAILED else PaymentStatus.UNKNOWN), message
 
 
-def parse_c2b(doc: dict[str, Any], provider: str) -> PaymentEvent:
+def parse_c2b(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent:
     """A C2B validation or confirmation payload (the same fields)."""
     txn_id, amount = doc.get("TransID"), _amount(doc.get("TransAmount"))
     if not txn_id or amount is None:

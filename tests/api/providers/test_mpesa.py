@@ -72,7 +72,7 @@ async def test_stk_push_approved_callback_is_confirmed_by_query(
     stk = daraja.stk[started.provider_ref]
     assert event.status is PaymentStatus.SUCCEEDED
     assert event.provider_txn_id == stk.receipt
-    assert event.amount == Decimal(500) and event.msisdn == "+254708374149"
+    assert event.amount == Decimal(500) and event.currency == "KES" and event.msisdn == "+254708374149"
     assert event.provider_ref == started.provider_ref and event.reference is None
     assert event.verification is Verification.QUERY
     assert len(daraja.paths("/mpesa/stkpushquery/v1/query")) == 1
@@ -213,7 +213,8 @@ async def test_c2b_known_meter_is_validated_then_confirmed(
     [event] = merchant.events
     assert merchant.validations == ["58000000001"]
     assert event.status is PaymentStatus.SUCCEEDED and event.account == "58000000001"
-    assert event.amount == Decimal(750) and event.reference is None and event.provider_txn_id
+    assert event.amount == Decimal(750) and event.currency == "KES"
+    assert event.reference is None and event.provider_ref is None and event.provider_txn_id
     assert event.verification is Verification.CHANNEL
 
 
