@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from tests.vectorfiles import at, decoder_key_of, load, profile_of
 from tokencore import (
     BaseDate,
     DecoderKey,
@@ -27,8 +28,6 @@ from tokencore.digits import to_digits, transpose_class, untranspose_class
 from tokencore.errors import AmountRangeError, KeyExpiredError
 from tokencore.kdf import control_block, dkga04_message, pan_block
 from tokencore.tid import check_key_expiry, rollover_time
-
-from tests.vectorfiles import at, decoder_key_of, load, profile_of
 
 EA07 = load("ea07.json")
 KDF = load("kdf.json")

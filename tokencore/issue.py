@@ -7,6 +7,7 @@ Time, RND and the meter's last TID issued are arguments: nothing here reads a cl
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -86,11 +87,12 @@ def _check_watts(watts: int) -> int:
 class Issuer:
     """Issues tokens for one meter with its decoder key; the cipher is built once."""
 
-    __slots__ = ("_cipher", "profile")
+    __slots__ = ("_cipher", "_key", "profile")
 
     def __init__(self, profile: MeterProfile, decoder_key: DecoderKey, tables: TableSet = REAL) -> None:
         """Raises KeyParameterError when the key does not fit the profile's EA (64-bit EA07, 128-bit EA11)."""
         self.profile = profile
+        self._key = decoder_key
         self._cipher = make_cipher(decoder_key, profile.key.ea, tables)
 
     def __repr__(self) -> str:
@@ -226,6 +228,9 @@ class Issuer:
         if len(material) != current.ea.key_bytes:
             bits = current.ea.key_bytes * 8
             raise KeyParameterError(f"the new key must be {bits}-bit for {current.ea.name}")
+        if rollover and hmac.compare_digest(material, self._key.reveal()):
+            # RO clears the meter's TID memory: under the same key, every old token would replay.
+            raise KeyParameterError("a rollover key change (RO=1) must also change the decoder key")
         words = [int.from_bytes(material[i : i + 4], "big") for i in range(0, len(material), 4)]
         first = KeySection(3, words[0], ken_nibble=new.ken >> 4, krn=new.krn, ro=rollover, kt=new.kt.value)
         if current.ea is Ea.EA07:

@@ -93,8 +93,9 @@ def amounts_in_tenths(draw: st.DrawFn) -> int:
     """Amounts across every exponent, with their boundaries over-represented."""
     exponent = draw(st.integers(0, 3))
     start, last, step = exponent_range(exponent)
-    edges = [start, start + 1, last - 1, last, last + 1, min(MAX_VALUE, last + step - 1)]
-    return draw(st.one_of(st.integers(start, min(last + step - 1, MAX_VALUE)), st.sampled_from(edges)))
+    top = min(last + step - 1, MAX_VALUE)  # values between two exponents round up into the next
+    edges = [min(v, top) for v in (start, start + 1, last - 1, last, last + 1, top)]
+    return draw(st.one_of(st.integers(start, top), st.sampled_from(edges)))
 
 
 def credit_units() -> st.SearchStrategy[Decimal]:
