@@ -7,13 +7,17 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Monotonic milliseconds (any origin). Wall-clock time is never needed by a meter."""
+    """The meter's real-time clock, in milliseconds.
 
-    def monotonic_ms(self) -> int: ...
+    Like the RTC of a keypad meter it keeps running while the meter is off, so a lockout or a key
+    change window started before a power cut still ends on time after it.
+    """
+
+    def now_ms(self) -> int: ...
 
 
 class SystemClock:
     __slots__ = ()
 
-    def monotonic_ms(self) -> int:
-        return time.monotonic_ns() // 1_000_000
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000

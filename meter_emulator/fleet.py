@@ -50,7 +50,7 @@ def build_fleet(
     Meters whose state file exists are loaded as they are; missing ones are created with `key` and a
     decoder key derived from `vending_key`. With `directory=None` the meters live in memory only.
     """
-    now = hub.clock.monotonic_ms()
+    now = hub.clock.now_ms()
     members: list[tuple[Meter, Link]] = []
     for drn in fleet_drns(count):
         pan = pan_from_drn(drn)

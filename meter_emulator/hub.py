@@ -59,7 +59,7 @@ class Hub:
 
     def step(self, max_wait_ms: int | None = None) -> None:
         """Wait for input (at most until the next tick), serve it, and tick when due."""
-        now = self.clock.monotonic_ms()
+        now = self.clock.now_ms()
         wait = max(0, self._next_tick - now)
         if max_wait_ms is not None:
             wait = min(wait, max_wait_ms)
@@ -72,7 +72,7 @@ class Hub:
                     self._send(target)
             else:
                 target()
-        now = self.clock.monotonic_ms()
+        now = self.clock.now_ms()
         if now >= self._next_tick:
             self._next_tick = now + self.tick_ms
             self.tick(now)
@@ -95,7 +95,7 @@ class Hub:
             return
         replies = []
         for item in endpoint.framer.feed(data):
-            now = self.clock.monotonic_ms()
+            now = self.clock.now_ms()
             replies.append(protocol.handle(endpoint.meter, item, now))
         self._flush_events(endpoint)
         if replies:
@@ -114,7 +114,7 @@ class Hub:
             self._selector.register(endpoint.fd, selectors.EVENT_READ, endpoint)
         else:
             self.endpoints.remove(endpoint)
-            endpoint.meter.save(self.clock.monotonic_ms())
+            endpoint.meter.save(self.clock.now_ms())
 
     def _follow_fd(self, endpoint: Endpoint) -> None:
         """A TCP endpoint moves from its listening socket to the accepted connection."""
@@ -153,7 +153,7 @@ class Hub:
 
     def close(self) -> None:
         """Save every meter and close every link (orderly shutdown)."""
-        now = self.clock.monotonic_ms()
+        now = self.clock.now_ms()
         for endpoint in self.endpoints:
             with contextlib.suppress(Exception):
                 endpoint.meter.save(now)

@@ -5,9 +5,10 @@ This class adds what a meter does around them: it integrates the simulated load 
 the credit register (Wh), switches the relay, draws the display, and saves its state before it reports
 the outcome of a token.
 
-Two clocks: the meter clock (real milliseconds, monotonic, continued across restarts) runs the keypad
-timeout, display timeouts, lockout, key change window and MPL retry; the simulated clock runs
-`time_factor` times faster and drives only the load and the energy.
+Two clocks: the meter clock (`now_ms` arguments: the real-time clock, which keeps running through power
+cuts like a meter's RTC) runs the keypad timeout, display timeouts, lockout, key change window and MPL
+retry; the simulated clock runs `time_factor` times faster and drives only the load and the energy.
+Energy is only integrated while the meter runs, and at most `MAX_GAP_MS` at once (a suspended host).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SCREEN_MS = 5_000
 MPL_RETRY_MS = 60_000
 MAX_SEGMENT_SIM_MS = 900_000  # the load profile is sampled at least every 15 simulated minutes
 MAX_EVENTS = 32
+MAX_GAP_MS = 600_000
 NO_LOAD = ConstantLoad(0.0)
 DEFAULT_SENSOR = Pzem()
 
@@ -53,10 +55,9 @@ class Provenance:
 
 
 class Meter:
-    """A meter loaded from (and saving to) a `StateStore`. Methods take the host's monotonic ms."""
+    """A meter loaded from (and saving to) a `StateStore`. Methods take the meter clock's ms."""
 
     __slots__ = (
-        "_clock_offset",
         "_dirty",
         "_events",
         "_last_ms",
@@ -96,7 +97,6 @@ class Meter:
         self.debited_wh = 0  # all credit ever debited for consumption
         self.last_result: str | None = None
         self.mpl_trip_until = -1
-        self._clock_offset = 0
         self._last_ms: int | None = None
         self._last_save_ms = 0
         self._dirty = False
@@ -129,10 +129,9 @@ class Meter:
         meter.wh_pending = float(emu.get("wh_pending", 0.0))
         meter.debited_wh = int(emu.get("debited_wh", 0))
         meter.last_result = emu.get("last_result")
-        meter._clock_offset = int(emu.get("clock_ms", 0)) - now_ms
         meter._last_ms = now_ms
         meter._last_save_ms = now_ms
-        meter._relay_closed = meter._relay_reason(meter.clock(now_ms)) is None
+        meter._relay_closed = meter._relay_reason(now_ms) is None
         meter._low = meter.credit_wh <= settings.low_credit_wh
         meter.emit(f"EVENT boot fw={FIRMWARE}")
         return meter
@@ -140,7 +139,6 @@ class Meter:
     def document(self, state: decoding.MeterState, now_ms: int, last_result: str | None) -> bytes:
         """The whole stored document for `state` plus the emulator registers (holds the key: secret)."""
         emu: dict[str, Any] = {
-            "clock_ms": self.clock(now_ms),
             "sim_ms": self.sim_ms,
             "energy_wh": self.energy_wh,
             "wh_pending": self.wh_pending,
@@ -156,10 +154,6 @@ class Meter:
         self.store.save(self.document(self.state, now_ms, self.last_result))
         self._last_save_ms = now_ms
         self._dirty = False
-
-    def clock(self, now_ms: int) -> int:
-        """The meter clock: host ms shifted so that it continues where the stored state stopped."""
-        return now_ms + self._clock_offset
 
     # ----- events -----------------------------------------------------------------------------------
 
@@ -188,7 +182,7 @@ class Meter:
         return self.settings.pzem.read(demand, self._relay_closed, self.sim_ms)
 
     def locked_seconds(self, now_ms: int) -> int:
-        return decoding.locked_seconds(self.state, self.clock(now_ms))
+        return decoding.locked_seconds(self.state, now_ms)
 
     def _relay_reason(self, clock_ms: int) -> str | None:
         if self.state.tamper:
@@ -201,7 +195,7 @@ class Meter:
 
     def _switch_relay(self, now_ms: int) -> bool:
         """Set the relay from the current state; True when it moved (an event is queued)."""
-        reason = self._relay_reason(self.clock(now_ms))
+        reason = self._relay_reason(now_ms)
         closed = reason is None
         if closed == self._relay_closed:
             return False
@@ -226,7 +220,7 @@ class Meter:
         last = self._last_ms if self._last_ms is not None else now_ms
         if now_ms > last:
             self._last_ms = now_ms
-            self._integrate(last, now_ms)
+            self._integrate(max(last, now_ms - MAX_GAP_MS), now_ms)
         if self.keypad.expired(now_ms):
             self.keypad.clear()
         self._after_change(now_ms)
@@ -251,7 +245,7 @@ class Meter:
         reading = self.reading()
         mpl = decoding.mpl_watts(self.state)
         if mpl and reading.power_w > mpl:
-            self.mpl_trip_until = self.clock(now_ms) + MPL_RETRY_MS
+            self.mpl_trip_until = now_ms + MPL_RETRY_MS
             self._switch_relay(now_ms)
             self._dirty = True
             return
@@ -290,7 +284,7 @@ class Meter:
         """
         self.advance(now_ms)
         self.keypad.clear()
-        new_state, outcome = decoding.apply(self.state, digits, self.clock(now_ms))
+        new_state, outcome = decoding.apply(self.state, digits, now_ms)
         line1 = lcd.result_screen(outcome.outcome, locked_s=outcome.seconds).line1.rstrip()
         if new_state != self.state or line1 != self.last_result:
             self.store.save(self.document(new_state, now_ms, line1))
@@ -342,7 +336,7 @@ class Meter:
     def _relay_word(self, now_ms: int) -> RelayWord:
         if self._relay_closed:
             return RelayWord.LOW if self.credit_wh <= self.settings.low_credit_wh else RelayWord.ON
-        reason = self._relay_reason(self.clock(now_ms))
+        reason = self._relay_reason(now_ms)
         return {"tamper": RelayWord.OFF_TAMPER, "mpl": RelayWord.OFF_MPL}.get(
             reason or "", RelayWord.OFF_CREDIT
         )

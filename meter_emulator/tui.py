@@ -48,12 +48,12 @@ class TerminalMeter:
             if code in (ord("q"), ord("Q")):
                 self.quit = True
             elif code in (ord("t"), ord("T")):
-                now = self.hub.clock.monotonic_ms()
+                now = self.hub.clock.now_ms()
                 self.meter.set_tamper(not self.meter.state.tamper, now)
             elif code in (ord("+"), ord("-")):
                 self._nudge_load(100.0 if code == ord("+") else -100.0)
             elif code in KEYMAP:
-                outcome = self.meter.press(KEYMAP[code], self.hub.clock.monotonic_ms(), announce=True)
+                outcome = self.meter.press(KEYMAP[code], self.hub.clock.now_ms(), announce=True)
                 if outcome is not None:
                     self.log.append("keypad: " + outcome.line("token"))
         self.draw()
@@ -65,7 +65,7 @@ class TerminalMeter:
             self.meter.settings = replace(self.meter.settings, profile=ConstantLoad(watts))
 
     def draw(self) -> None:
-        now = self.hub.clock.monotonic_ms()
+        now = self.hub.clock.now_ms()
         lcd = self.meter.screen(now)
         status = dict(self.meter.status_fields(now))
         info = dict(self.meter.info_fields())

@@ -39,7 +39,7 @@ class ManualClock:
     def __init__(self, start_ms: int = 1_000_000) -> None:
         self.now = start_ms
 
-    def monotonic_ms(self) -> int:
+    def now_ms(self) -> int:
         return self.now
 
     def advance(self, ms: int) -> int:
@@ -93,7 +93,7 @@ def new_meter(
     """A fresh CTSA test meter (PAN A), in memory or in a state file."""
     store: StateStore = MemoryStore() if path is None else FileStore(path)
     identity = Identity(PAN_A, params)
-    meter = create_meter(store, identity, key, settings or MeterSettings(), clock.monotonic_ms())
+    meter = create_meter(store, identity, key, settings or MeterSettings(), clock.now_ms())
     meter.drain_events()
     return meter
 
