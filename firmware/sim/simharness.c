@@ -7,6 +7,7 @@
  *   PZEM-004T v3     Modbus-RTU fake on SoftwareSerial D11 (AVR TX) / D10 (AVR RX), 9600 8N1; the load
  *                    draws power only while the relay is closed and the energy register integrates it
  *   EEPROM           -e FILE: loaded at start, saved at exit; !cut N: power cut after N more byte writes
+ *   -E WH            the sensor's energy register at power-up (it survives power cuts on a real PZEM)
  *
  * Commands (stdin lines starting with '!'): !wait MS, !press K, !release, !key K, !load W [V] [PF],
  * !energy WH, !pzem on|off, !lcd, !cycles, !cut N, !quit. Events go to stderr, prefixed with '#'.
@@ -100,38 +101,42 @@ static const struct {
     uint8_t bit;
 } KP_ROW[4] = {{'B', 1}, {'B', 0}, {'D', 7}, {'D', 6}}, KP_COL[4] = {{'D', 5}, {'D', 4}, {'D', 3}, {'D', 2}};
 static int kp_row = -1, kp_col = -1;
-static uint8_t shadow_ddr[2], shadow_port[2]; /* [0] = B, [1] = D */
 
-static int pidx(char port) { return port == 'B' ? 0 : 1; }
+/* Inputs driven from outside. simavr re-raises the "external" pull value of every input pin of a port
+ * on each write to that port's PORT register, so the value is kept in the external state too. */
+static uint8_t ext_value[2] = {0x04, 0x3C}; /* [0] port B (PB2: PZEM TX line), [1] port D (columns) */
+static const uint8_t ext_mask[2] = {0x04, 0x3C};
 
+static void set_input(char port, uint8_t bit, uint8_t level)
+{
+    int i = port == 'B' ? 0 : 1;
+    uint8_t v = level ? (uint8_t)(ext_value[i] | (1u << bit)) : (uint8_t)(ext_value[i] & ~(1u << bit));
+    if (v != ext_value[i]) {
+        ext_value[i] = v;
+        avr_ioport_external_t e = {.name = (unsigned long)port, .mask = ext_mask[i], .value = v};
+        avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL(port), &e);
+    }
+    avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(port), bit), level);
+}
+
+/* A pressed key connects its row to its column: the column reads low while the firmware drives that
+ * row low (DDR bit set, PORT bit clear). The registers are read directly and the columns re-evaluated
+ * every few instructions while a key is down: port/DDR IRQ hooks fire before the registers change. */
 static void keypad_eval(void)
 {
     for (int c = 0; c < 4; c++) {
-        int level = 1;
+        uint8_t level = 1;
         if (kp_col == c && kp_row >= 0) {
-            int i = pidx(KP_ROW[kp_row].port);
+            int b = KP_ROW[kp_row].port == 'B';
+            uint8_t ddr = avr->data[b ? 0x24 : 0x2A];
+            uint8_t port = avr->data[b ? 0x25 : 0x2B];
             uint8_t m = (uint8_t)(1u << KP_ROW[kp_row].bit);
-            if ((shadow_ddr[i] & m) && !(shadow_port[i] & m)) {
+            if ((ddr & m) && !(port & m)) {
                 level = 0;
             }
         }
-        avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(KP_COL[c].port), KP_COL[c].bit), level);
+        set_input(KP_COL[c].port, KP_COL[c].bit, level);
     }
-}
-
-static void port_hook(struct avr_irq_t *irq, uint32_t value, void *param)
-{
-    (void)irq;
-    shadow_port[(intptr_t)param] = (uint8_t)value;
-    keypad_eval();
-}
-
-static void ddr_hook(struct avr_irq_t *irq, uint32_t value, void *param)
-{
-    (void)irq;
-    /* Fires before the DDR register is written: the IRQ value is the new DDR. */
-    shadow_ddr[(intptr_t)param] = (uint8_t)value;
-    keypad_eval();
 }
 
 static int key_press(char k)
@@ -290,8 +295,6 @@ static void relay_hook(struct avr_irq_t *irq, uint32_t value, void *param)
     pin_hook(irq, value, param);
 }
 
-static avr_irq_t *pzem_rx_pin(void) { return avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 2); }
-
 static avr_cycle_count_t pzem_send_bit(struct avr_t *a, avr_cycle_count_t when, void *param)
 {
     (void)a;
@@ -300,7 +303,7 @@ static avr_cycle_count_t pzem_send_bit(struct avr_t *a, avr_cycle_count_t when, 
     int slot = pzem_bit % 10;
     uint8_t byte = pzem_out[pzem_out_pos];
     int level = slot == 0 ? 0 : slot == 9 ? 1 : (byte >> (slot - 1)) & 1;
-    avr_raise_irq(pzem_rx_pin(), (uint32_t)level);
+    set_input('B', 2, (uint8_t)level);
     pzem_bit++;
     if (slot == 9) {
         pzem_out_pos++;
@@ -394,6 +397,7 @@ static void soft_tx_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 /* ---------------------------------------------------------------- EEPROM and power cuts */
 static const char *ee_path;
 static long cut_after = -1;
+static unsigned long ee_writes;
 static int cut_done;
 
 static void ee_load(void)
@@ -428,7 +432,11 @@ static void eecr_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 {
     (void)irq;
     (void)param;
-    if ((value & 0x02) && cut_after > 0) { /* EEPE: one byte written */
+    if (!(value & 0x02)) {
+        return;
+    }
+    ee_writes++; /* EEPE: one byte written */
+    if (cut_after > 0) {
         if (--cut_after == 0) {
             cut_done = 1;
             fprintf(stderr, "#CUT power removed @%llu %.3f ms\n", (unsigned long long)avr->cycle, MS(avr->cycle));
@@ -463,6 +471,9 @@ static int run_until(avr_cycle_count_t target, int wait_reply)
 {
     while (!stop_requested && !cut_done) {
         uart_feed();
+        if (kp_row >= 0) {
+            keypad_eval();
+        }
         int state = avr_run(avr);
         if (state == cpu_Done || state == cpu_Crashed) {
             fprintf(stderr, "#END state=%d cycles=%llu\n", state, (unsigned long long)avr->cycle);
@@ -536,7 +547,7 @@ static int command(char *line)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-t max_ms] [-L linger_ms] [-B boot_ms] firmware.elf\n");
+    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B boot_ms] firmware.elf\n");
     exit(2);
 }
 
@@ -544,8 +555,9 @@ int main(int argc, char **argv)
 {
     double max_ms = 600000, linger_ms = 50, boot_ms = 300;
     int opt;
-    while ((opt = getopt(argc, argv, "e:t:L:B:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:t:L:B:E:")) != -1) {
         switch (opt) {
+        case 'E': energy_wh = atof(optarg); break;
         case 'e': ee_path = optarg; break;
         case 't': max_ms = atof(optarg); break;
         case 'L': linger_ms = atof(optarg); break;
@@ -592,16 +604,11 @@ int main(int argc, char **argv)
     avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('D'), &ext_d);
     avr_ioport_external_t ext_b = {.name = 'B', .mask = 0x04, .value = 0x04};
     avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('B'), &ext_b);
-    const char ports[2] = {'B', 'D'};
-    for (intptr_t i = 0; i < 2; i++) {
-        avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(ports[i]), IOPORT_IRQ_REG_PORT),
-                                port_hook, (void *)i);
-        avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ(ports[i]), IOPORT_IRQ_DIRECTION_ALL),
-                                ddr_hook, (void *)i);
-    }
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 3), soft_tx_hook, NULL);
-    avr_raise_irq(pzem_rx_pin(), 1);
-    keypad_eval();
+    set_input('B', 2, 1);
+    for (int c = 0; c < 4; c++) {
+        set_input(KP_COL[c].port, KP_COL[c].bit, 1);
+    }
 
     static const char *twi_names[2] = {"twi.in", "twi.out"};
     twi_irqs = avr_alloc_irq(&avr->irq_pool, 0, 2, twi_names);
@@ -644,8 +651,8 @@ int main(int argc, char **argv)
         }
     }
     energy_update();
-    fprintf(stderr, "#END cycles=%llu ms=%.3f energy_wh=%.3f\n", (unsigned long long)avr->cycle, MS(avr->cycle),
-            energy_wh);
+    fprintf(stderr, "#END cycles=%llu ms=%.3f energy_wh=%.3f eeprom_writes=%lu\n", (unsigned long long)avr->cycle,
+            MS(avr->cycle), energy_wh, ee_writes);
     ee_save();
     fflush(uart_out);
     return 0;

@@ -104,12 +104,13 @@ class SimRun:
                 out.append((int(m.group(1)), int(m.group(2))))
         return out
 
-    def end_energy_wh(self) -> float:
+    def end(self, field: str) -> float:
+        """A field of the harness's final '#END ...' line (cycles, ms, energy_wh, eeprom_writes)."""
         for e in reversed(self.events):
-            m = re.search(r"energy_wh=([\d.]+)", e)
-            if m:
+            m = re.search(rf"{field}=([\d.]+)", e)
+            if e.startswith("#END ") and m:
                 return float(m.group(1))
-        raise AssertionError("no #END line")
+        raise AssertionError(f"no #END line with {field}")
 
 
 class Simulator:
@@ -119,9 +120,26 @@ class Simulator:
         self.harness = harness
         self.elfs = elfs
 
-    def run(self, script: list[str], eeprom: Path, *, variant: str = "ea07", linger_ms: int = 50) -> SimRun:
+    def run(
+        self,
+        script: list[str],
+        eeprom: Path,
+        *,
+        variant: str = "ea07",
+        linger_ms: int = 50,
+        energy_wh: int = 0,
+    ) -> SimRun:
         proc = subprocess.run(
-            [str(self.harness), "-e", str(eeprom), "-L", str(linger_ms), str(self.elfs[variant])],
+            [
+                str(self.harness),
+                "-e",
+                str(eeprom),
+                "-L",
+                str(linger_ms),
+                "-E",
+                str(energy_wh),
+                str(self.elfs[variant]),
+            ],
             input="".join(line + "\n" for line in script),
             capture_output=True,
             text=True,
