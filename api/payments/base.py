@@ -45,11 +45,14 @@ PROVIDER_NAMES = ("sandbox", "airtel", "mpesa", "orange")
 
 #: Where the core mounts each provider's callback (``{provider}`` is the provider's ``name``). The
 #: adapters build their public callback URL as ``NGUVU_PUBLIC_URL`` + this path unless a provider-specific
-#: ``NGUVU_<PROVIDER>_CALLBACK_URL`` overrides it. M-Pesa C2B confirmations are also sent to
-#: ``C2B_CONFIRMATION_PATH`` (same handler: ``handle_callback``); validations go to ``validate_c2b``.
+#: ``NGUVU_<PROVIDER>_CALLBACK_URL`` overrides it.
 PAYMENT_CALLBACK_PATH = "/callbacks/payments/{provider}"
-C2B_VALIDATION_PATH = "/callbacks/payments/mpesa/c2b/validation"
-C2B_CONFIRMATION_PATH = "/callbacks/payments/mpesa/c2b/confirmation"
+#: M-Pesa's two routes. Daraja refuses callback URLs that contain "mpesa" or "safaricom", so M-Pesa does
+#: not use PAYMENT_CALLBACK_PATH: its STK results AND its C2B confirmations both go to
+#: C2B_CONFIRMATION_PATH (one handler, ``handle_callback``, tells them apart); validations go to
+#: C2B_VALIDATION_PATH (``validate_c2b``).
+C2B_VALIDATION_PATH = "/callbacks/payments/c2b/validation"
+C2B_CONFIRMATION_PATH = "/callbacks/payments/c2b/confirmation"
 
 
 class PaymentStatus(StrEnum):

@@ -23,7 +23,6 @@ import httpx
 from api.payments.base import (
     C2B_CONFIRMATION_PATH,
     C2B_VALIDATION_PATH,
-    PAYMENT_CALLBACK_PATH,
     AccountLookup,
     CallbackReply,
     CollectionRequest,
@@ -53,6 +52,7 @@ __all__ = ["MpesaConfig", "MpesaDaraja", "stk_password"]
 _EAT = timezone(timedelta(hours=3), "EAT")  # Daraja timestamps are Nairobi local time
 _ACCOUNT_MAX = 12
 _DESC_MAX = 13
+_FORBIDDEN_IN_URLS = ("mpesa", "safaricom")  # Daraja rejects such callback URLs
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,29 @@ class MpesaConfig:
             raise ProviderConfigError(
                 "NGUVU_MPESA_TRANSACTION_TYPE must be CustomerPayBillOnline or CustomerBuyGoodsOnline"
             )
+        urls = {
+            "NGUVU_MPESA_CALLBACK_URL": e.callback_url("NGUVU_MPESA_CALLBACK_URL", C2B_CONFIRMATION_PATH),
+            "NGUVU_MPESA_C2B_VALIDATION_URL": e.callback_url(
+                "NGUVU_MPESA_C2B_VALIDATION_URL", C2B_VALIDATION_PATH
+            ),
+            "NGUVU_MPESA_C2B_CONFIRMATION_URL": e.callback_url(
+                "NGUVU_MPESA_C2B_CONFIRMATION_URL", C2B_CONFIRMATION_PATH
+            ),
+        }
+        for name, url in urls.items():
+            if any(word in url.lower() for word in _FORBIDDEN_IN_URLS):
+                raise ProviderConfigError(
+                    f"{name}: Daraja refuses callback URLs containing 'mpesa' or 'safaricom'"
+                )
         return cls(
             base_url=e.url("NGUVU_MPESA_BASE_URL", "https://sandbox.safaricom.co.ke"),
             consumer_key=e.text("NGUVU_MPESA_CONSUMER_KEY"),
             consumer_secret=e.secret("NGUVU_MPESA_CONSUMER_SECRET"),
             shortcode=shortcode,
             passkey=e.secret("NGUVU_MPESA_PASSKEY"),
-            callback_url=e.callback_url(
-                "NGUVU_MPESA_CALLBACK_URL", PAYMENT_CALLBACK_PATH.format(provider="mpesa")
-            ),
-            c2b_validation_url=e.callback_url("NGUVU_MPESA_C2B_VALIDATION_URL", C2B_VALIDATION_PATH),
-            c2b_confirmation_url=e.callback_url("NGUVU_MPESA_C2B_CONFIRMATION_URL", C2B_CONFIRMATION_PATH),
+            callback_url=urls["NGUVU_MPESA_CALLBACK_URL"],
+            c2b_validation_url=urls["NGUVU_MPESA_C2B_VALIDATION_URL"],
+            c2b_confirmation_url=urls["NGUVU_MPESA_C2B_CONFIRMATION_URL"],
             transaction_type=ttype,
             currency=e.text("NGUVU_MPESA_CURRENCY", "KES").upper(),
             timeout_s=e.number("NGUVU_MPESA_TIMEOUT_S", 15.0, minimum=0.1),

@@ -61,8 +61,12 @@ async def test_factory_builds_each_provider(http: httpx.AsyncClient, env: dict[s
 
 def test_callback_urls_follow_the_public_url() -> None:
     config = MpesaConfig.from_env({**MPESA, "NGUVU_PUBLIC_URL": "https://pay.nguvu.example/"})
-    assert config.callback_url == "https://pay.nguvu.example/callbacks/payments/mpesa"
-    assert config.c2b_validation_url == "https://pay.nguvu.example/callbacks/payments/mpesa/c2b/validation"
+    # Daraja refuses URLs containing "mpesa": STK results share the C2B confirmation route.
+    assert config.callback_url == "https://pay.nguvu.example/callbacks/payments/c2b/confirmation"
+    assert config.c2b_confirmation_url == config.callback_url
+    assert config.c2b_validation_url == "https://pay.nguvu.example/callbacks/payments/c2b/validation"
+    with pytest.raises(ProviderConfigError, match="NGUVU_MPESA_CALLBACK_URL"):
+        MpesaConfig.from_env({**MPESA, "NGUVU_MPESA_CALLBACK_URL": "https://x.example/mpesa/cb"})
     override = OrangeConfig.from_env({**ORANGE, "NGUVU_ORANGE_CALLBACK_URL": "https://x.example/s3/cb"})
     assert override.callback_url == "https://x.example/s3/cb"
 
