@@ -99,19 +99,7 @@ class MeterArgs:
         return table_set(self.tables)
 
     def vending_key_or_none(self) -> VendingKey | None:
-        if self.vending_key_file is not None:
-            try:
-                return VendingKey.from_hex(self.vending_key_file.read_text())
-            except OSError as exc:
-                raise UsageError(
-                    f"cannot read vending key file {self.vending_key_file}: {exc.strerror}"
-                ) from None
-        env = os.environ.get(VENDING_KEY_ENV)
-        if env:
-            return VendingKey.from_hex(env)
-        if self.vending_key:
-            return VendingKey.from_hex(self.vending_key)
-        return None
+        return load_vending_key(self.vending_key_file, self.vending_key)
 
     def key_for(self, profile: MeterProfile) -> DecoderKey:
         """The decoder key: --decoder-key, or derived from the vending key with the profile's DKGA."""
@@ -124,6 +112,17 @@ class MeterArgs:
                 " or --decoder-key HEX"
             )
         return derive_decoder_key(vending_key, profile)
+
+
+def load_vending_key(path: Path | None, text: str | None) -> VendingKey | None:
+    """The vending key from a file, else the NGUVU_VENDING_KEY environment variable, else hex text."""
+    if path is not None:
+        try:
+            return VendingKey.from_hex(path.read_text())
+        except OSError as exc:
+            raise UsageError(f"cannot read vending key file {path}: {exc.strerror}") from None
+    value = os.environ.get(VENDING_KEY_ENV) or text
+    return VendingKey.from_hex(value) if value else None
 
 
 _OPTIONS: list[inspect.Parameter] = [

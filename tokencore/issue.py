@@ -70,6 +70,35 @@ class IssuedToken:
         }
 
 
+def plan_credit(
+    profile: MeterProfile,
+    units: Decimal | int | str,
+    *,
+    at: datetime,
+    rnd: int,
+    last_tid: int | None,
+    service: Service = Service.ELECTRICITY,
+) -> tuple[int, int, int]:
+    """Apply the vending rules to a credit request: (plaintext block, TID, amount field).
+
+    Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
+    rollover, KeyExpiredError when the TID is past the key's KEN.
+    """
+    key = profile.key
+    if key.kt is KeyType.DDTK:
+        raise DdtkError("the meter is on a default key (KT 1, DDTK): credit tokens are refused")
+    field = encode_amount(units_to_tenths(units))
+    tid = next_tid(at, key.base_date, last_tid)
+    check_key_expiry(tid, key.ken)
+    return blocks.credit_block(int(service), _check_rnd(rnd), tid, field), tid, field
+
+
+def credit_token(token: str, block: int, tid: int, rnd: int, field: int) -> IssuedToken:
+    """The IssuedToken of an encrypted credit block."""
+    units = tenths_to_units(decode_amount(field))
+    return IssuedToken(token, CLASS_CREDIT, block >> 60, Kind.CREDIT, block, tid, rnd, field, units)
+
+
 def _check_rnd(rnd: int) -> int:
     if not isinstance(rnd, int) or not 0 <= rnd <= 15:
         raise FieldRangeError(f"RND must be 0..15, got {rnd!r}")
@@ -124,19 +153,8 @@ class Issuer:
         Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
         rollover, KeyExpiredError when the TID is past the key's KEN.
         """
-        if self.profile.key.kt is KeyType.DDTK:
-            raise DdtkError("the meter is on a default key (KT 1, DDTK): credit tokens are refused")
-        field = encode_amount(units_to_tenths(units))
-        tid = self._tid(at, last_tid)
-        block = blocks.credit_block(Service(service).value, _check_rnd(rnd), tid, field)
-        return self._token(
-            CLASS_CREDIT,
-            block,
-            tid=tid,
-            rnd=rnd,
-            amount_field=field,
-            units=tenths_to_units(decode_amount(field)),
-        )
+        block, tid, field = plan_credit(self.profile, units, at=at, rnd=rnd, last_tid=last_tid, service=service)
+        return credit_token(encode_token(CLASS_CREDIT, block, self._cipher), block, tid, rnd, field)
 
     def currency_credit(
         self,
