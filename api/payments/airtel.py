@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -196,7 +197,7 @@ class AirtelMoney:
         raise PaymentRejected(f"airtel refused the collection: {code} {message}", code="provider_refused")
 
     async def query_status(self, reference: str, provider_ref: str | None) -> PaymentEvent:
-        result = await self._send("GET", f"/standard/v1/payments/{reference}")
+        result = await self._send("GET", f"/standard/v1/payments/{quote(reference, safe='')}")
         doc = result.json()
         code, message = _result_code(doc)
         if code == _NOT_FOUND:
