@@ -45,7 +45,10 @@ uint64_t app_clock(void)
     return g_app.clock_base + (((uint64_t)g_app.millis_wraps << 32) | m);
 }
 
-uint32_t app_credit_tenths(void) { return g_app.p.meter.registers[0] / APP_WH_PER_TENTH; }
+uint32_t app_credit_tenths(void)
+{
+    return g_app.p.meter.registers[0] / APP_WH_PER_TENTH;
+}
 
 uint16_t app_locked_seconds(void)
 {
@@ -195,7 +198,8 @@ uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *out)
     out->kind = outcome_kind(r.kind);
     out->amount = (out->kind == APP_K_CREDIT) ? r.amount / APP_WH_PER_TENTH : r.amount;
     out->seconds = (uint16_t)((r.lock_remaining_ms + 999u) / 1000u);
-    out->fails = (r.outcome == TC_CRC_ERROR || r.outcome == TC_FORMAT_ERROR) ? g_app.p.meter.wrong_entries : 0;
+    out->fails =
+        (r.outcome == TC_CRC_ERROR || r.outcome == TC_FORMAT_ERROR) ? g_app.p.meter.wrong_entries : 0;
     if (r.outcome == TC_ACCEPT && r.kind == TC_KIND_MPL) {
         g_app.mpl_tripped = 0;
     }

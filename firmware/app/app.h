@@ -20,16 +20,16 @@
 extern "C" {
 #endif
 
-#define APP_FW "nguvu-uno/0.1"
-#define APP_ENTRY_MAX 20
-#define APP_LINE_MAX 64
-#define APP_SCREEN_MS 5000u
-#define APP_ENTRY_TIMEOUT_MS 20000u
-#define APP_MPL_RETRY_MS 60000u
+#define APP_FW                "nguvu-uno/0.1"
+#define APP_ENTRY_MAX         20
+#define APP_LINE_MAX          64
+#define APP_SCREEN_MS         5000u
+#define APP_ENTRY_TIMEOUT_MS  20000u
+#define APP_MPL_RETRY_MS      60000u
 #define APP_LOW_CREDIT_TENTHS 20u
-#define APP_WH_PER_TENTH 100u
-#define APP_PZEM_PERIOD_MS 1000u
-#define APP_SAVE_EVERY_WH 1000u /* consumption alone is written back once per 1.0 kWh */
+#define APP_WH_PER_TENTH      100u
+#define APP_PZEM_PERIOD_MS    1000u
+#define APP_SAVE_EVERY_WH     1000u /* consumption alone is written back once per 1.0 kWh */
 
 /* Relay-open reasons, in priority order. */
 enum { APP_OPEN_NONE = 0, APP_OPEN_CREDIT, APP_OPEN_MPL, APP_OPEN_TAMPER };
@@ -45,7 +45,15 @@ typedef struct {
 } app_persist_t;
 
 /* What a token did, as the display and the protocol report it (meter_emulator.decoding.TokenOutcome). */
-enum { APP_K_NONE = 0, APP_K_CREDIT, APP_K_MPL, APP_K_CLEAR_CREDIT, APP_K_CLEAR_TAMPER, APP_K_KEY_CHANGE, APP_K_OTHER };
+enum {
+    APP_K_NONE = 0,
+    APP_K_CREDIT,
+    APP_K_MPL,
+    APP_K_CLEAR_CREDIT,
+    APP_K_CLEAR_TAMPER,
+    APP_K_KEY_CHANGE,
+    APP_K_OTHER
+};
 typedef struct {
     uint32_t amount; /* credit: tenths of a kWh; MPL: watts */
     uint16_t seconds;

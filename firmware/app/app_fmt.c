@@ -70,7 +70,10 @@ void app_pad(char *line, uint8_t len)
     }
 }
 
-void app_send(const char *s) { hal_serial_write(s); }
+void app_send(const char *s)
+{
+    hal_serial_write(s);
+}
 
 void app_send_p(const char *flash_s)
 {

@@ -7,7 +7,10 @@
 #define LF_TOO_LONG 1u
 #define LF_BAD_CHAR 2u
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+}
 
 /* Case-insensitive keyword match; returns the argument (spaces skipped) or NULL. */
 static const char *keyword(const char *line, const char *kw)
@@ -29,7 +32,10 @@ static const char *keyword(const char *line, const char *kw)
     return line;
 }
 
-static void send_status_name(uint8_t status) { app_send_p(tc_status_name(status)); }
+static void send_status_name(uint8_t status)
+{
+    app_send_p(tc_status_name(status));
+}
 
 /* The fields after the outcome word (protocol 3.1), with a leading space each. */
 void app_proto_result_fields(const app_outcome_t *r)

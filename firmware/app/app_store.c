@@ -9,9 +9,9 @@
 #include "app.h"
 #include "tc_token.h"
 
-#define STORE_MAGIC 0x4E47u /* "NG" */
+#define STORE_MAGIC     0x4E47u /* "NG" */
 #define STORE_SLOT_SIZE 512u
-#define STORE_HDR 4u /* magic (2) + sequence (2) */
+#define STORE_HDR       4u /* magic (2) + sequence (2) */
 
 typedef char store_fits_slot[(STORE_HDR + sizeof(app_persist_t) + 2u <= STORE_SLOT_SIZE) ? 1 : -1];
 

@@ -21,11 +21,14 @@ static const char T_LOCK[] TC_PROGMEM = "LOCK ";
 static const char T_KCT1[] TC_PROGMEM = "PLS 1St";
 static const char T_KCT2[] TC_PROGMEM = "PLS 2nd";
 static const char *const OUTCOME_TEXT[TC_STATUS_COUNT] TC_PROGMEM = {
-    T_ACCEPT, T_CRC, T_USED, T_OLD, T_EXPIRED, T_OVERFLOW, T_FORMAT, T_FUNCTION,
-    T_RANGE,  T_KEYTYPE, T_DDTK, T_MFR, T_LOCK, T_KCT1, T_KCT2,
+    T_ACCEPT, T_CRC,     T_USED, T_OLD, T_EXPIRED, T_OVERFLOW, T_FORMAT, T_FUNCTION,
+    T_RANGE,  T_KEYTYPE, T_DDTK, T_MFR, T_LOCK,    T_KCT1,     T_KCT2,
 };
 
-static char *fmt_kwh_tenths(char *out, uint32_t tenths) { return app_fmt_fixed(out, tenths, 1); }
+static char *fmt_kwh_tenths(char *out, uint32_t tenths)
+{
+    return app_fmt_fixed(out, tenths, 1);
+}
 
 static void show(const char *l1, const char *l2)
 {
@@ -41,7 +44,8 @@ void app_ui_show_result(const app_outcome_t *r)
 {
     char l1[17];
     char l2[17];
-    char *p = app_fmt_pstr(l1, TC_RDPTR(&OUTCOME_TEXT[r->outcome < TC_STATUS_COUNT ? r->outcome : TC_FORMAT_ERROR]));
+    char *p = app_fmt_pstr(
+        l1, TC_RDPTR(&OUTCOME_TEXT[r->outcome < TC_STATUS_COUNT ? r->outcome : TC_FORMAT_ERROR]));
     l2[0] = '\0';
     if (r->outcome == TC_LOCKED) {
         app_fmt_u32(p, r->seconds);

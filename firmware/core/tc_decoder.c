@@ -24,8 +24,8 @@ static const char S_LOCKED[] TC_PROGMEM = "locked";
 static const char S_KCT1[] TC_PROGMEM = "kct_1st_pending";
 static const char S_KCT2[] TC_PROGMEM = "kct_2nd_pending";
 static const char *const STATUS_NAMES[TC_STATUS_COUNT] TC_PROGMEM = {
-    S_ACCEPT, S_CRC, S_USED, S_OLD,  S_EXPIRED, S_OVERFLOW, S_FORMAT, S_FUNCTION,
-    S_RANGE,  S_KEYTYPE, S_DDTK, S_MFR, S_LOCKED, S_KCT1,    S_KCT2,
+    S_ACCEPT, S_CRC,     S_USED, S_OLD, S_EXPIRED, S_OVERFLOW, S_FORMAT, S_FUNCTION,
+    S_RANGE,  S_KEYTYPE, S_DDTK, S_MFR, S_LOCKED,  S_KCT1,     S_KCT2,
 };
 
 static const char K_NONE[] TC_PROGMEM = "";
@@ -44,8 +44,8 @@ static const char K_KCT3[] TC_PROGMEM = "key_change_3";
 static const char K_KCT4[] TC_PROGMEM = "key_change_4";
 static const char K_UNDEFINED[] TC_PROGMEM = "undefined";
 static const char *const KIND_NAMES[TC_KIND_COUNT] TC_PROGMEM = {
-    K_NONE, K_CREDIT,       K_CURRENCY, K_TEST,  K_MPL, K_CLEAR_CREDIT, K_RATE,      K_KCT1,
-    K_KCT2, K_CLEAR_TAMPER, K_MPPUL,    K_WMF,   K_KCT3, K_KCT4,        K_UNDEFINED,
+    K_NONE, K_CREDIT,       K_CURRENCY, K_TEST, K_MPL,  K_CLEAR_CREDIT, K_RATE,      K_KCT1,
+    K_KCT2, K_CLEAR_TAMPER, K_MPPUL,    K_WMF,  K_KCT3, K_KCT4,         K_UNDEFINED,
 };
 
 const char *tc_status_name(uint8_t status)
@@ -53,7 +53,10 @@ const char *tc_status_name(uint8_t status)
     return status < TC_STATUS_COUNT ? TC_RDPTR(&STATUS_NAMES[status]) : S_FORMAT;
 }
 
-const char *tc_kind_name(uint8_t kind) { return kind < TC_KIND_COUNT ? TC_RDPTR(&KIND_NAMES[kind]) : K_NONE; }
+const char *tc_kind_name(uint8_t kind)
+{
+    return kind < TC_KIND_COUNT ? TC_RDPTR(&KIND_NAMES[kind]) : K_NONE;
+}
 
 /* ---- state ---- */
 
@@ -124,8 +127,8 @@ static void result_block(tc_result_t *r, uint8_t cls, uint8_t sub, uint8_t kind,
 static uint8_t kind_of(uint8_t cls, uint8_t sub)
 {
     static const uint8_t MANAGEMENT[10] TC_PROGMEM = {
-        TC_KIND_MPL,   TC_KIND_CLEAR_CREDIT, TC_KIND_TARIFF_RATE,  TC_KIND_KCT_1, TC_KIND_KCT_2,
-        TC_KIND_CLEAR_TAMPER, TC_KIND_MPPUL, TC_KIND_WATER_FACTOR, TC_KIND_KCT_3, TC_KIND_KCT_4,
+        TC_KIND_MPL,          TC_KIND_CLEAR_CREDIT, TC_KIND_TARIFF_RATE,  TC_KIND_KCT_1, TC_KIND_KCT_2,
+        TC_KIND_CLEAR_TAMPER, TC_KIND_MPPUL,        TC_KIND_WATER_FACTOR, TC_KIND_KCT_3, TC_KIND_KCT_4,
     };
     if (cls == 0) {
         return sub <= 3 ? TC_KIND_CREDIT : sub <= 7 ? TC_KIND_CURRENCY_CREDIT : TC_KIND_UNDEFINED;
@@ -421,7 +424,10 @@ static void tid_token(tc_state_t *s, const uint8_t b[8], tc_result_t *r)
 
 /* ---- key change ---- */
 
-static uint32_t kct_word(const uint8_t b[8]) { return tc_block_word32(b); }
+static uint32_t kct_word(const uint8_t b[8])
+{
+    return tc_block_word32(b);
+}
 
 /* Key-type rules, checked once the whole set is present: to DITK only from DITK; never DCTK. */
 static uint8_t key_type_allowed(uint8_t current_kt, uint8_t new_kt)
@@ -588,6 +594,12 @@ void tc_enter_token(tc_state_t *s, const char *entry, uint8_t n, uint64_t now_ms
 /* Lets the host tests check that their ctypes mirrors have the layout of these structs. */
 uint32_t tc_test_state_size(void);
 uint32_t tc_test_result_size(void);
-uint32_t tc_test_state_size(void) { return (uint32_t)sizeof(tc_state_t); }
-uint32_t tc_test_result_size(void) { return (uint32_t)sizeof(tc_result_t); }
+uint32_t tc_test_state_size(void)
+{
+    return (uint32_t)sizeof(tc_state_t);
+}
+uint32_t tc_test_result_size(void)
+{
+    return (uint32_t)sizeof(tc_result_t);
+}
 #endif

@@ -18,7 +18,7 @@ extern "C" {
 #ifndef TC_TID_MAX
 #define TC_TID_MAX 20
 #endif
-#define TC_REGISTERS 8
+#define TC_REGISTERS   8
 #define TC_PENDING_MAX 4
 
 /* Outcomes (tokencore.outcome.Outcome, docs/serial-protocol.md 3.1), in the order of tc_status_name. */
@@ -63,10 +63,10 @@ typedef enum {
 
 typedef enum { TC_EA07 = 7, TC_EA11 = 11 } tc_ea_t;
 
-#define TC_HAS_MPL 0x01u
+#define TC_HAS_MPL   0x01u
 #define TC_HAS_MPPUL 0x02u
-#define TC_HAS_RATE 0x04u
-#define TC_HAS_WMF 0x08u
+#define TC_HAS_RATE  0x04u
+#define TC_HAS_WMF   0x08u
 
 /* tokencore.decoder.MeterConfig */
 typedef struct {
@@ -121,7 +121,7 @@ typedef struct {
     uint64_t lock_remaining_ms;
     uint32_t amount;
     uint32_t tid;
-    uint16_t reg; /* register filled or cleared (0xFFFF: all) */
+    uint16_t reg;    /* register filled or cleared (0xFFFF: all) */
     uint8_t outcome; /* tc_status_t */
     uint8_t kind;    /* tc_kind_t; TC_KIND_NONE when no block was read */
     uint8_t token_class;
@@ -130,11 +130,11 @@ typedef struct {
     uint8_t changed; /* the state was modified (the host must persist it) */
 } tc_result_t;
 
-#define TC_R_BLOCK 0x01u /* kind, token_class, subclass */
-#define TC_R_TID 0x02u
-#define TC_R_AMOUNT 0x04u
+#define TC_R_BLOCK    0x01u /* kind, token_class, subclass */
+#define TC_R_TID      0x02u
+#define TC_R_AMOUNT   0x04u
 #define TC_R_REGISTER 0x08u
-#define TC_R_CONTROL 0x10u
+#define TC_R_CONTROL  0x10u
 
 /* The defaults of MeterConfig(). */
 void tc_config_default(tc_config_t *config);

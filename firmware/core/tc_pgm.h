@@ -7,14 +7,14 @@
 
 #ifdef __AVR__
 #include <avr/pgmspace.h>
-#define TC_PROGMEM PROGMEM
-#define TC_RD8(p) pgm_read_byte(p)
-#define TC_RD16(p) pgm_read_word(p)
+#define TC_PROGMEM  PROGMEM
+#define TC_RD8(p)   pgm_read_byte(p)
+#define TC_RD16(p)  pgm_read_word(p)
 #define TC_RDPTR(p) ((const char *)pgm_read_word(p))
 #else
 #define TC_PROGMEM
-#define TC_RD8(p) (*(const uint8_t *)(p))
-#define TC_RD16(p) (*(const uint16_t *)(p))
+#define TC_RD8(p)   (*(const uint8_t *)(p))
+#define TC_RD16(p)  (*(const uint16_t *)(p))
 #define TC_RDPTR(p) (*(p))
 #endif
 

@@ -62,7 +62,7 @@ uint8_t tc_untranspose(const tc_u66_t *t, uint8_t block[8])
     for (j = 0; j < 8; j++) {
         block[j] = t->v[j];
     }
-    block[3] = (uint8_t)(block[3] & (uint8_t)~(TC_B27 | TC_B28));
+    block[3] = (uint8_t)(block[3] & (uint8_t) ~(TC_B27 | TC_B28));
     if (hi & 1u) {
         block[3] |= TC_B27;
     }
@@ -79,10 +79,13 @@ void tc_transpose(uint8_t token_class, const uint8_t block[8], tc_u66_t *out)
         out->v[j] = block[j];
     }
     out->v[8] = (uint8_t)(((block[3] & TC_B27) ? 1u : 0u) | ((block[3] & TC_B28) ? 2u : 0u));
-    out->v[3] = (uint8_t)((out->v[3] & (uint8_t)~(TC_B27 | TC_B28)) | (uint8_t)((token_class & 3u) << 3));
+    out->v[3] = (uint8_t)((out->v[3] & (uint8_t) ~(TC_B27 | TC_B28)) | (uint8_t)((token_class & 3u) << 3));
 }
 
-uint16_t tc_crc16(const uint8_t *data, uint16_t len) { return tc_crc16_update(0xFFFFu, data, len); }
+uint16_t tc_crc16(const uint8_t *data, uint16_t len)
+{
+    return tc_crc16_update(0xFFFFu, data, len);
+}
 
 uint16_t tc_crc16_update(uint16_t crc, const uint8_t *data, uint16_t len)
 {

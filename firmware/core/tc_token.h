@@ -42,13 +42,22 @@ uint16_t tc_crc16_update(uint16_t crc, const uint8_t *data, uint16_t len);
 uint8_t tc_block_crc_ok(uint8_t token_class, const uint8_t block[8]);
 
 /* Field extraction from a plaintext block (LSB-numbered bit ranges of IEC 62055-41 6.3). */
-static inline uint8_t tc_block_subclass(const uint8_t b[8]) { return (uint8_t)(b[7] >> 4); }
-static inline uint8_t tc_block_rnd(const uint8_t b[8]) { return (uint8_t)(b[7] & 0x0F); }
+static inline uint8_t tc_block_subclass(const uint8_t b[8])
+{
+    return (uint8_t)(b[7] >> 4);
+}
+static inline uint8_t tc_block_rnd(const uint8_t b[8])
+{
+    return (uint8_t)(b[7] & 0x0F);
+}
 static inline uint32_t tc_block_tid(const uint8_t b[8])
 {
     return ((uint32_t)b[6] << 16) | ((uint32_t)b[5] << 8) | b[4];
 }
-static inline uint16_t tc_block_amount(const uint8_t b[8]) { return (uint16_t)(((uint16_t)b[3] << 8) | b[2]); }
+static inline uint16_t tc_block_amount(const uint8_t b[8])
+{
+    return (uint16_t)(((uint16_t)b[3] << 8) | b[2]);
+}
 static inline uint32_t tc_block_word32(const uint8_t b[8])
 {
     return ((uint32_t)b[5] << 24) | ((uint32_t)b[4] << 16) | ((uint32_t)b[3] << 8) | b[2];

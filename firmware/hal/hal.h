@@ -10,17 +10,17 @@ extern "C" {
 #endif
 
 /* Pin map of the Uno build (docs/firmware.md has the wiring table). */
-#define HAL_PIN_RELAY 12
-#define HAL_PIN_MARKER 13 /* PB5, the on-board LED: raised around a token decode for cycle counts */
+#define HAL_PIN_RELAY   12
+#define HAL_PIN_MARKER  13 /* PB5, the on-board LED: raised around a token decode for cycle counts */
 #define HAL_PIN_PZEM_RX 10
 #define HAL_PIN_PZEM_TX 11
 
 typedef struct {
-    uint16_t voltage_dv;  /* 0.1 V */
-    uint32_t current_ma;  /* 0.001 A */
-    uint32_t power_dw;    /* 0.1 W */
-    uint32_t energy_wh;   /* 1 Wh, the sensor's cumulative (non-volatile) counter */
-    uint16_t pf_centi;    /* 0.01 */
+    uint16_t voltage_dv; /* 0.1 V */
+    uint32_t current_ma; /* 0.001 A */
+    uint32_t power_dw;   /* 0.1 W */
+    uint32_t energy_wh;  /* 1 Wh, the sensor's cumulative (non-volatile) counter */
+    uint16_t pf_centi;   /* 0.01 */
 } hal_pzem_t;
 
 void hal_init(void);

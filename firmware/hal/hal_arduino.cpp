@@ -56,9 +56,9 @@ char hal_keypad_poll(void)
 
 /* ---- LCD: HD44780 in 4-bit mode behind a PCF8574 (P0 RS, P1 RW, P2 EN, P3 backlight, P4..7 D4..7) ---- */
 #define LCD_ADDR 0x27
-#define LCD_RS 0x01
-#define LCD_EN 0x04
-#define LCD_BL 0x08
+#define LCD_RS   0x01
+#define LCD_EN   0x04
+#define LCD_BL   0x08
 
 static char lcd_shadow[2][16];
 static uint8_t lcd_valid;
@@ -181,9 +181,15 @@ void hal_init(void)
     lcd_init();
 }
 
-uint32_t hal_millis(void) { return millis(); }
+uint32_t hal_millis(void)
+{
+    return millis();
+}
 
-void hal_relay(uint8_t closed) { digitalWrite(HAL_PIN_RELAY, closed ? HIGH : LOW); }
+void hal_relay(uint8_t closed)
+{
+    digitalWrite(HAL_PIN_RELAY, closed ? HIGH : LOW);
+}
 
 void hal_marker(uint8_t on)
 {
@@ -195,9 +201,15 @@ void hal_marker(uint8_t on)
     }
 }
 
-int16_t hal_serial_read(void) { return (int16_t)Serial.read(); }
+int16_t hal_serial_read(void)
+{
+    return (int16_t)Serial.read();
+}
 
-void hal_serial_write(const char *s) { Serial.print(s); }
+void hal_serial_write(const char *s)
+{
+    Serial.print(s);
+}
 
 void hal_eeprom_read(uint16_t addr, void *buf, uint16_t len)
 {

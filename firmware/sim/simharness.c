@@ -29,9 +29,9 @@
 #include <sim_io.h>
 #include <sim_time.h>
 
-#define F_CPU 16000000ull
+#define F_CPU   16000000ull
 #define EE_SIZE 1024
-#define MS(c) ((double)(c) * 1000.0 / (double)F_CPU)
+#define MS(c)   ((double)(c)*1000.0 / (double)F_CPU)
 
 static avr_t *avr;
 static FILE *uart_out;
@@ -82,7 +82,8 @@ static void uart_feed(void)
 {
     /* Bytes raised before the firmware enables the receiver (UCSR0B.RXEN0) are dropped. */
     if (rxq_pos < rxq_len && uart_xon && (avr->data[0xC1] & 0x10)) {
-        avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT), (uint8_t)rxq[rxq_pos++]);
+        avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_INPUT),
+                      (uint8_t)rxq[rxq_pos++]);
     }
 }
 
@@ -91,7 +92,8 @@ static void pin_hook(struct avr_irq_t *irq, uint32_t value, void *param)
 {
     (void)irq;
     const char *name = param;
-    fprintf(stderr, "#PIN %s=%u @%llu %.3f ms\n", name, value, (unsigned long long)avr->cycle, MS(avr->cycle));
+    fprintf(stderr, "#PIN %s=%u @%llu %.3f ms\n", name, value, (unsigned long long)avr->cycle,
+            MS(avr->cycle));
 }
 
 /* ---------------------------------------------------------------- keypad */
@@ -439,7 +441,8 @@ static void eecr_hook(struct avr_irq_t *irq, uint32_t value, void *param)
     if (cut_after > 0) {
         if (--cut_after == 0) {
             cut_done = 1;
-            fprintf(stderr, "#CUT power removed @%llu %.3f ms\n", (unsigned long long)avr->cycle, MS(avr->cycle));
+            fprintf(stderr, "#CUT power removed @%llu %.3f ms\n", (unsigned long long)avr->cycle,
+                    MS(avr->cycle));
         }
     }
 }
@@ -465,7 +468,10 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static avr_cycle_count_t ms_cycles(double ms) { return (avr_cycle_count_t)(ms * (double)F_CPU / 1000.0); }
+static avr_cycle_count_t ms_cycles(double ms)
+{
+    return (avr_cycle_count_t)(ms * (double)F_CPU / 1000.0);
+}
 
 static int run_until(avr_cycle_count_t target, int wait_reply)
 {
@@ -547,7 +553,8 @@ static int command(char *line)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B boot_ms] firmware.elf\n");
+    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B "
+                    "boot_ms] firmware.elf\n");
     exit(2);
 }
 
@@ -557,12 +564,23 @@ int main(int argc, char **argv)
     int opt;
     while ((opt = getopt(argc, argv, "e:t:L:B:E:")) != -1) {
         switch (opt) {
-        case 'E': energy_wh = atof(optarg); break;
-        case 'e': ee_path = optarg; break;
-        case 't': max_ms = atof(optarg); break;
-        case 'L': linger_ms = atof(optarg); break;
-        case 'B': boot_ms = atof(optarg); break;
-        default: usage();
+        case 'E':
+            energy_wh = atof(optarg);
+            break;
+        case 'e':
+            ee_path = optarg;
+            break;
+        case 't':
+            max_ms = atof(optarg);
+            break;
+        case 'L':
+            linger_ms = atof(optarg);
+            break;
+        case 'B':
+            boot_ms = atof(optarg);
+            break;
+        default:
+            usage();
         }
     }
     if (optind != argc - 1) {
@@ -592,9 +610,12 @@ int main(int argc, char **argv)
     avr->frequency = F_CPU;
     uint32_t flags = 0;
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_tx_hook, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), uart_xon_hook, NULL);
-    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), uart_xoff_hook, NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_tx_hook,
+                            NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XON), uart_xon_hook,
+                            NULL);
+    avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUT_XOFF), uart_xoff_hook,
+                            NULL);
 
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 4), relay_hook, "B4");
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 5), pin_hook, "B5");
@@ -651,8 +672,8 @@ int main(int argc, char **argv)
         }
     }
     energy_update();
-    fprintf(stderr, "#END cycles=%llu ms=%.3f energy_wh=%.3f eeprom_writes=%lu\n", (unsigned long long)avr->cycle,
-            MS(avr->cycle), energy_wh, ee_writes);
+    fprintf(stderr, "#END cycles=%llu ms=%.3f energy_wh=%.3f eeprom_writes=%lu\n",
+            (unsigned long long)avr->cycle, MS(avr->cycle), energy_wh, ee_writes);
     ee_save();
     fflush(uart_out);
     return 0;

@@ -10,13 +10,16 @@
 
 #define PROVISION_PAN "600727000000000009"
 /* The decoder key material: EA07 uses the first 8 bytes (the 64-bit key, big-endian). */
-#define PROVISION_KEY {0xE6, 0x53, 0x34, 0x1F, 0x9D, 0x5B, 0xF3, 0x6F, 0, 0, 0, 0, 0, 0, 0, 0}
-#define PROVISION_EA 7
-#define PROVISION_KT 2
+#define PROVISION_KEY                                                                                        \
+    {                                                                                                        \
+        0xE6, 0x53, 0x34, 0x1F, 0x9D, 0x5B, 0xF3, 0x6F, 0, 0, 0, 0, 0, 0, 0, 0                               \
+    }
+#define PROVISION_EA  7
+#define PROVISION_KT  2
 #define PROVISION_KRN 1
-#define PROVISION_TI 1
+#define PROVISION_TI  1
 #define PROVISION_KEN 255
-#define PROVISION_BD 93
+#define PROVISION_BD  93
 #define PROVISION_SGC 123456UL
 
 #endif

@@ -7,14 +7,16 @@
 
 #define PROVISION_PAN "600727000000000009"
 /* EA11: the 16 key bytes in MISTY1 order. */
-#define PROVISION_KEY                                                                                          \
-    {0xF9, 0x4B, 0x6E, 0xD3, 0x53, 0xC3, 0xBF, 0xDB, 0x11, 0x3E, 0x2D, 0x3A, 0x7E, 0xA3, 0xC4, 0x1D}
-#define PROVISION_EA 11
-#define PROVISION_KT 2
+#define PROVISION_KEY                                                                                        \
+    {                                                                                                        \
+        0xF9, 0x4B, 0x6E, 0xD3, 0x53, 0xC3, 0xBF, 0xDB, 0x11, 0x3E, 0x2D, 0x3A, 0x7E, 0xA3, 0xC4, 0x1D       \
+    }
+#define PROVISION_EA  11
+#define PROVISION_KT  2
 #define PROVISION_KRN 1
-#define PROVISION_TI 1
+#define PROVISION_TI  1
 #define PROVISION_KEN 255
-#define PROVISION_BD 93
+#define PROVISION_BD  93
 #define PROVISION_SGC 123457UL
 
 #endif
