@@ -31,6 +31,9 @@ class ConstantLoad:
     def demand_w(self, sim_ms: int) -> float:
         return self.watts
 
+    def __str__(self) -> str:
+        return f"constant:{self.watts:g}"
+
 
 @dataclass(frozen=True, slots=True)
 class DailyLoad:
@@ -44,6 +47,9 @@ class DailyLoad:
         evening = math.exp(-(((hour - 19.5) / 1.8) ** 2))
         return self.peak_w * (0.06 + morning + evening)
 
+    def __str__(self) -> str:
+        return f"daily:{self.peak_w:g}"
+
 
 @dataclass(frozen=True, slots=True)
 class StepLoad:
@@ -54,6 +60,9 @@ class StepLoad:
 
     def demand_w(self, sim_ms: int) -> float:
         return self.levels[(sim_ms // self.period_ms) % len(self.levels)]
+
+    def __str__(self) -> str:
+        return f"steps:{','.join(f'{v:g}' for v in self.levels)}@{self.period_ms // 1000}"
 
 
 def parse_profile(text: str) -> LoadProfile:

@@ -46,3 +46,8 @@ def test_profile_specs() -> None:
     for bad in ("flat:1", "constant:-5", "constant:x", "steps:1@0"):
         with pytest.raises(ValueError):
             parse_profile(bad)
+
+
+def test_profiles_print_as_their_spec() -> None:
+    for spec in ("constant:500", "daily:1500", "steps:100,2500,0@600"):
+        assert str(parse_profile(spec)) == spec

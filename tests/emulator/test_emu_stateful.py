@@ -147,5 +147,5 @@ class MeterMachine(RuleBasedStateMachine):
         assert (self.meter.locked_seconds(self.clock.now) > 0) == self.locked()
 
 
-MeterMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+MeterMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
 TestMeterMachine = MeterMachine.TestCase

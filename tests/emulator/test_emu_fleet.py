@@ -1,0 +1,59 @@
+"""Fleet mode: a thousand meters in one process and one event loop, each with its own state and port."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+from emulator_kit import PARAMS, TEST_VENDING_KEY, SerialHost, Vendor
+
+from meter_emulator.clock import SystemClock
+from meter_emulator.fleet import build_fleet, fleet_drns, write_manifest
+from meter_emulator.hub import Hub
+from meter_emulator.meter import MeterSettings
+from tokencore import MeterProfile, derive_decoder_key, pan_from_drn
+from tokencore.identity import validate_drn
+
+COUNT = 1000
+
+
+def test_fleet_drns_are_valid_and_distinct() -> None:
+    drns = list(fleet_drns(COUNT))
+    assert len(set(drns)) == COUNT
+    assert all(validate_drn(drn) == drn for drn in drns)
+
+
+def test_a_thousand_meters_in_one_loop(tmp_path: Path) -> None:
+    hub = Hub(SystemClock(), tick_ms=200)
+    members = build_fleet(
+        hub, COUNT, PARAMS, TEST_VENDING_KEY, MeterSettings(), directory=None, tcp_host="127.0.0.1"
+    )
+    write_manifest(tmp_path / "fleet.json", members)
+    assert len(hub.endpoints) == COUNT
+    assert len({link.name for _, link in members}) == COUNT
+    stop = False
+    loop = threading.Thread(target=hub.run, args=(lambda: stop,), daemon=True)
+    loop.start()
+    try:
+        rng = random.Random(3)
+        for index in rng.sample(range(COUNT), 6):
+            meter, link = members[index]
+            pan = pan_from_drn(list(fleet_drns(COUNT))[index])
+            profile = MeterProfile(pan, PARAMS)
+            vendor = Vendor(profile, derive_decoder_key(TEST_VENDING_KEY, profile))
+            host = SerialHost(link.name)
+            try:
+                token = vendor.credit("2").token
+                assert host.request(f"TOKEN {token}") == "RESULT accept amount=2.0 credit=2.0"
+                assert host.request(f"TOKEN {token}") == "RESULT used"
+                assert host.request("INFO").startswith(f"INFO pan={pan.pan} ")
+            finally:
+                host.close()
+            assert meter.credit_wh == 2_000
+        # every other meter is untouched: each has its own state
+        assert sum(1 for meter, _ in members if meter.credit_wh) == 6
+    finally:
+        stop = True
+        loop.join(5)
+        hub.close()
