@@ -40,6 +40,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self._owns_engine = engine is None
         self.engine = engine or make_engine(settings.resolved_database_url)
         self.metrics = Metrics()
         self.keyring = Keyring(settings.kek)
@@ -134,4 +135,5 @@ class Service:
         if self._payment_provider is not None:
             await self._payment_provider.aclose()
         await self.http.aclose()
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()

@@ -92,14 +92,7 @@ class Settings:
     @property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL: DATABASE_URL, or a WAL SQLite file under the data directory."""
-        if self.database_url:
-            url = self.database_url
-            if url.startswith("postgres://"):
-                url = "postgresql+psycopg://" + url[len("postgres://") :]
-            elif url.startswith("postgresql://"):
-                url = "postgresql+psycopg://" + url[len("postgresql://") :]
-            return url
-        return f"sqlite:///{(self.data_dir / 'nguvu.db').resolve()}"
+        return database_url_for(self.database_url, self.data_dir)
 
     def __repr__(self) -> str:
         return (
@@ -107,6 +100,12 @@ class Settings:
             f"database={_redact_url(self.resolved_database_url)!r}, "
             f"payment_provider={self.payment_provider!r}, sms_provider={self.sms_provider!r})"
         )
+
+    @staticmethod
+    def database_url_from_env(env: Mapping[str, str] | None = None) -> str:
+        """The database URL alone (for `nguvu db upgrade`, which needs no KEK)."""
+        env = dict(os.environ if env is None else env)
+        return database_url_for(env.get("DATABASE_URL", ""), Path(env.get("NGUVU_DATA_DIR") or "data"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +134,17 @@ class Settings:
             migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
             provider_env={k: v for k, v in env.items() if k.startswith("NGUVU_")},
         )
+
+
+def database_url_for(database_url: str, data_dir: Path) -> str:
+    if database_url:
+        url = database_url
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    return f"sqlite:///{(data_dir / 'nguvu.db').resolve()}"
 
 
 def _read_kek(env: Mapping[str, str]) -> Kek:

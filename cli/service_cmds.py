@@ -1,0 +1,278 @@
+"""Commands of the vending service: `nguvu serve`, `db upgrade`, and setting the service up without the
+web UI (`vending-key add`, `tariff set`, `admin create-superuser`, `subscriber add`, `meter register`,
+`apikey create`). Settings come from the environment (see docs/service.md), read once per command."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from sqlalchemy import Engine
+
+from api import migrate
+from api.db import make_engine, transaction
+from api.errors import InvalidInput, ServiceError
+from api.keyring import Keyring
+from api.registry import (
+    SCOPES,
+    MeterSpec,
+    add_subscriber,
+    add_vending_key,
+    create_admin,
+    create_api_key,
+    register_meter,
+    set_tariff,
+)
+from api.settings import Settings, SettingsError
+from cli.apps import app, meter_app
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+subscriber_app = typer.Typer(help="Subscribers.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Vendor API keys.", no_args_is_help=True)
+tariff_app = typer.Typer(help="Tariffs (price per kWh, VAT, purchase limits).", no_args_is_help=True)
+vkey_app = typer.Typer(help="Vending keys (stored encrypted under NGUVU_KEK).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+app.add_typer(subscriber_app, name="subscriber")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(tariff_app, name="tariff")
+app.add_typer(vkey_app, name="vending-key")
+
+
+def service_guarded(func: Callable[P, R]) -> Callable[P, R]:
+    """Settings and service refusals become one line on stderr: exit 2 (bad input/settings), 1 (refused)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (SettingsError, ValueError, InvalidInput) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except ServiceError as exc:
+            print(f"error: {exc} ({exc.code})", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _engine_and_upgrade() -> tuple[Settings, Engine]:
+    settings = Settings.from_env()
+    engine = make_engine(settings.resolved_database_url)
+    migrate.upgrade(engine)
+    return settings, engine
+
+
+@app.command("serve")
+@service_guarded
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each runs the background workers).")] = 1,
+) -> None:
+    """Run the vending service (USSD, callbacks, REST API, workers) with uvicorn."""
+    import uvicorn
+
+    settings = Settings.from_env()  # fail fast here, before forking workers
+    migrate.upgrade(make_engine(settings.resolved_database_url))
+    print(f"nguvu: serving on http://{host}:{port} ({settings!r})", file=sys.stderr)
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+@service_guarded
+def db_upgrade() -> None:
+    """Apply the schema migrations (DATABASE_URL, or the SQLite file under NGUVU_DATA_DIR)."""
+    url = Settings.database_url_from_env()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    print(f"database at revision {migrate.current(engine)}")
+
+
+def _read_secret_file(path: Path | None, env: str, what: str) -> str:
+    if path is not None:
+        return path.read_text().strip()
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise ValueError(f"give the {what} with --key-file or ${env}")
+    return value
+
+
+@vkey_app.command("add")
+@service_guarded
+def vending_key_add(
+    label: Annotated[str, typer.Argument(help="A name for the key, used by `meter register --vending-key`.")],
+    key_file: Annotated[
+        Path | None, typer.Option(help="File with the key in hex (or $NGUVU_VENDING_KEY).")
+    ] = None,
+) -> None:
+    """Store a vending key, encrypted with NGUVU_KEK. The key is never printed or returned."""
+    settings, engine = _engine_and_upgrade()
+    key_hex = _read_secret_file(key_file, "NGUVU_VENDING_KEY", "vending key")
+    with transaction(engine) as s:
+        add_vending_key(s, Keyring(settings.kek), label, key_hex)
+    print(f"vending key {label} stored (encrypted)")
+
+
+def _decimal(text: str, what: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{what} must be a number, got {text!r}") from None
+
+
+@tariff_app.command("set")
+@service_guarded
+def tariff_set(
+    currency: Annotated[str, typer.Option(help="CDF or USD.")],
+    price: Annotated[str, typer.Option(help="Price of one kWh, before VAT.")],
+    vat: Annotated[str, typer.Option(help="VAT rate as a fraction (0.16 = 16 %).")] = "0.16",
+    minimum: Annotated[str, typer.Option("--min", help="Minimum purchase (VAT included).")] = "1",
+    maximum: Annotated[str, typer.Option("--max", help="Maximum purchase (VAT included).")] = "1000000",
+    fee: Annotated[str, typer.Option(help="Channel fee rate deducted first (fraction).")] = "0",
+    name: Annotated[str, typer.Option(help="Tariff name (meters refer to it).")] = "residential",
+) -> None:
+    """Create or update the tariff `name` in one currency."""
+    _, engine = _engine_and_upgrade()
+    with transaction(engine) as s:
+        set_tariff(
+            s,
+            name=name,
+            currency=currency.upper(),
+            price_per_kwh=_decimal(price, "price"),
+            vat_rate=_decimal(vat, "vat"),
+            min_amount=_decimal(minimum, "min"),
+            max_amount=_decimal(maximum, "max"),
+            fee_rate=_decimal(fee, "fee"),
+        )
+    print(f"tariff {name} {currency.upper()}: {price}/kWh, VAT {vat}, purchases {minimum}-{maximum}")
+
+
+@admin_app.command("create-superuser")
+@service_guarded
+def create_superuser(
+    email: Annotated[str, typer.Option(help="Login email.")],
+    name: Annotated[str, typer.Option(help="Name.")],
+    post_name: Annotated[str, typer.Option(help="Post-name.")] = "",
+    position: Annotated[str, typer.Option(help="Position in the utility.")] = "",
+) -> None:
+    """Create the super administrator (password read from $NGUVU_ADMIN_PASSWORD or prompted)."""
+    password = os.environ.get("NGUVU_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    _, engine = _engine_and_upgrade()
+    with transaction(engine) as s:
+        create_admin(s, email=email, password=password, name=name, post_name=post_name, position=position)
+    print(f"super administrator {email} created")
+
+
+@subscriber_app.command("add")
+@service_guarded
+def subscriber_add(
+    code: Annotated[str, typer.Option("--code", help="Customer code, e.g. ENK-0001.")],
+    name: Annotated[str, typer.Option(help="Name.")],
+    phone: Annotated[str, typer.Option(help="Phone, E.164 (+243...).")],
+    post_name: Annotated[str, typer.Option(help="Post-name.")] = "",
+    quarter: Annotated[str, typer.Option(help="Address: quarter.")] = "",
+    cell: Annotated[str, typer.Option(help="Address: cell.")] = "",
+    avenue: Annotated[str, typer.Option(help="Address: avenue.")] = "",
+    language: Annotated[str, typer.Option(help="SMS language: fr, en or sw.")] = "fr",
+) -> None:
+    """Register a subscriber."""
+    _, engine = _engine_and_upgrade()
+    with transaction(engine) as s:
+        sub = add_subscriber(
+            s,
+            customer_code=code,
+            name=name,
+            phone=phone,
+            post_name=post_name,
+            quarter=quarter,
+            cell=cell,
+            avenue=avenue,
+            language=language,
+        )
+    print(f"subscriber {sub.customer_code} added")
+
+
+@meter_app.command("register")
+@service_guarded
+def meter_register(
+    number: Annotated[str, typer.Argument(help="DRN (11 or 13 digits) or MeterPAN (18 digits).")],
+    sgc: Annotated[int, typer.Option(help="Supply group code.")],
+    vending_key: Annotated[str, typer.Option(help="Label of a stored vending key.")],
+    ti: Annotated[int, typer.Option(help="Tariff index.")] = 1,
+    krn: Annotated[int, typer.Option(help="Key revision number.")] = 1,
+    kt: Annotated[int, typer.Option(help="Key type (2 = DUTK).")] = 2,
+    ken: Annotated[int, typer.Option(help="Key expiry number.")] = 255,
+    base_date: Annotated[int, typer.Option(help="TID base date: 1993, 2014, 2035.")] = 2014,
+    dkga: Annotated[int, typer.Option(help="DKGA: 2 or 4.")] = 2,
+    ea: Annotated[int, typer.Option(help="Encryption algorithm: 7 or 11.")] = 7,
+    customer_code: Annotated[str | None, typer.Option(help="Owner's customer code.")] = None,
+    serial_number: Annotated[str, typer.Option(help="Serial number on the case.")] = "",
+    phases: Annotated[int, typer.Option(help="1 or 3.")] = 1,
+    latitude: Annotated[float | None, typer.Option(help="GPS latitude.")] = None,
+    longitude: Annotated[float | None, typer.Option(help="GPS longitude.")] = None,
+    connection_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
+    tariff: Annotated[str, typer.Option(help="Tariff name.")] = "residential",
+    serial_url: Annotated[
+        str, typer.Option(help="Serial link for automatic recharge (marks it connected).")
+    ] = "",
+) -> None:
+    """Register a meter with its key parameters (the vending key is referenced, never stored here)."""
+    _, engine = _engine_and_upgrade()
+    spec = MeterSpec(
+        number=number,
+        sgc=sgc,
+        ti=ti,
+        krn=krn,
+        kt=kt,
+        ken=ken,
+        base_date=base_date,
+        dkga=dkga,
+        ea=ea,
+        vending_key=vending_key,
+        customer_code=customer_code,
+        serial_number=serial_number,
+        phases=phases,
+        latitude=latitude,
+        longitude=longitude,
+        connection_date=date.fromisoformat(connection_date) if connection_date else None,
+        tariff_name=tariff,
+        connected=bool(serial_url),
+        serial_url=serial_url,
+    )
+    with transaction(engine) as s:
+        meter = register_meter(s, spec)
+    print(f"meter {meter.drn} registered (PAN {meter.pan})")
+
+
+@apikey_app.command("create")
+@service_guarded
+def apikey_create(
+    name: Annotated[str, typer.Option(help="Who uses the key.")],
+    scope: Annotated[list[str], typer.Option(help=f"Repeat for each scope: {', '.join(SCOPES)}.")],
+) -> None:
+    """Create a vendor API key; it is printed once (only a hash is stored)."""
+    _, engine = _engine_and_upgrade()
+    with transaction(engine) as s:
+        key = create_api_key(s, name=name, scopes=scope)
+    print(key)
