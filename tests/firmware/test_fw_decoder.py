@@ -10,6 +10,9 @@
 from __future__ import annotations
 
 import json
+import random
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -186,3 +189,100 @@ def test_c_and_python_decoders_agree(
         if result.amount is not None:
             assert res.amount == result.amount
         assert cdecoder.dump(st_c, start) == state.to_dict(), (entry, now, result.outcome)
+
+
+# --------------------------------------------------------------------------------------------------
+# The same scenarios through the C decoder built with ASan/UBSan (firmware/test/tcdrive.c).
+
+
+def drive_meter_line(meter: dict[str, Any]) -> str:
+    c = meter["config"]
+    services = sum(1 << s for s in c["services"])
+    return (
+        f"meter {meter['pan']} {meter['decoder_key']} {int(meter['ea'])} {meter['kt']} {meter['krn']} "
+        f"{meter['ti']} {meter['ken']} {meter['sgc']} {c['tid_memory_size']} {c['kct_timeout_ms']} "
+        f"{c['register_limit']} {services} {c['lockout_threshold']} {c['lockout_base_ms']} "
+        f"{c['lockout_max_ms']} {int(meter.get('tamper', False))}"
+    )
+
+
+def drive_expected(outcome: str, st: dict[str, Any]) -> str:
+    """The driver's output line for an outcome and a state in the vectors' form."""
+    return (
+        f"{outcome} {','.join(map(str, st['registers']))} {','.join(map(str, st['tid_memory']))} {st['key']}"
+        f" {st['kt']} {st['krn']} {st['ti']} {st['ken']} {st['sgc']} [{','.join(map(str, st['pending']))}]"
+        f" {st['wrong_entries']} {st['locked_until_ms']}"
+    )
+
+
+def test_scenarios_under_sanitizers(fw_make: Callable[..., Path]) -> None:
+    build = fw_make("sanitize")
+    lines: list[str] = []
+    expected: list[str] = []
+    for scenario in SCENARIOS:
+        lines.append(drive_meter_line(scenario["meter"]))
+        for step in scenario["steps"]:
+            lines.append(f"e {step['entry'].encode().hex() or '-'} {step['now_ms']}")
+            expected.append(drive_expected(step["result"], step["state"]))
+    proc = subprocess.run(
+        [str(build / "san" / "tcdrive")],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == expected
+
+
+def test_random_sequences_under_sanitizers(fw_make: Callable[..., Path]) -> None:
+    """300 seeded random sequences (as in the hypothesis test) through the sanitized C decoder and the
+    Python decoder: same outcomes and states, and no ASan/UBSan report."""
+    build = fw_make("sanitize")
+    rng = random.Random(20261128)
+    lines: list[str] = []
+    expected: list[str] = []
+    everything = [t for ts in TOKENS_BY_KEY.values() for t in ts]
+    for _ in range(300):
+        meter = dict(rng.choice(list(METERS.values())))
+        config = dict(meter["config"])
+        config["tid_memory_size"] = rng.choice([1, 2, 3, 20])
+        config["lockout_threshold"] = rng.randint(1, 6)
+        config["kct_timeout_ms"] = rng.choice([1000, 600_000])
+        config["services"] = rng.choice([[0], [0, 1, 2, 3], list(range(8))])
+        config["register_limit"] = rng.choice([4_000_000_000, 1_000_000, 150])
+        meter["config"] = config
+        meter["kt"] = rng.choice([meter["kt"], 0, 1, 2])
+        meter["tamper"] = rng.random() < 0.5
+        state = MeterState.from_dict(initial_dict(meter))
+        lines.append(drive_meter_line(meter))
+        pool = TOKENS_BY_KEY[meter["decoder_key"]]
+        now = rng.randint(0, 10**6)
+        for _ in range(rng.randint(1, 25)):
+            now = max(0, now + rng.choice([0, 1, 999, 10_001, 700_000, -5000, 2**40]))
+            kind = rng.random()
+            token = rng.choice(pool)
+            if kind < 0.6:
+                entry = token
+            elif kind < 0.75:
+                entry = corrupt(token, rng.randint(0, 19), rng.randint(0, 9))
+            elif kind < 0.85:
+                entry = rng.choice(everything)
+            elif kind < 0.95:
+                entry = token[: rng.randint(0, 21)]
+            else:
+                entry = "".join(rng.choice("0123456789 x") for _ in range(rng.randint(0, 22)))
+            state, result = enter_token(state, entry, now)
+            lines.append(f"e {entry.encode().hex() or '-'} {now}")
+            expected.append(drive_expected(result.outcome.value, vector_state(state.to_dict())))
+    proc = subprocess.run(
+        [str(build / "san" / "tcdrive")],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == expected
