@@ -268,11 +268,10 @@ class MpesaDaraja:
         }
         result = await self._post("/mpesa/c2b/v1/registerurl", body)
         doc = parse_json(result.body)
-        if result.status_code != 200 or str(doc.get("ResponseCode", doc.get("ResponseDescription"))) not in (
-            "0",
-            "00000000",
-            "success",
-        ):
+        accepted = str(doc.get("ResponseCode", "")) in ("0", "00000000") or str(
+            doc.get("ResponseDescription", "")
+        ).lower().startswith("success")
+        if result.status_code != 200 or not accepted:
             message = str(doc.get("errorMessage") or doc.get("ResponseDescription") or "")
             raise PaymentRejected(
                 f"mpesa refused the C2B URL registration: {message}", code="provider_refused"

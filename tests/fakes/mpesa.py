@@ -56,6 +56,7 @@ class FakeDaraja(FakeProvider):
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
         self.shortcode, self.passkey = shortcode, passkey
         self.tokens: set[str] = set()
+        self.token_lifetime = "3599"  # seconds, as Daraja writes it
         self.stk: dict[str, _Stk] = {}
         self.c2b_urls: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -75,7 +76,7 @@ class FakeDaraja(FakeProvider):
             return _error(400, "400.008.01", "Invalid Authentication passed")
         token = secrets.token_urlsafe(16)
         self.tokens.add(token)
-        return JSONResponse({"access_token": token, "expires_in": "3599"})
+        return JSONResponse({"access_token": token, "expires_in": self.token_lifetime})
 
     async def _authorised_json(self, request: Request) -> dict[str, Any] | Response:
         header = request.headers.get("authorization", "")

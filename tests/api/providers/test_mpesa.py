@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -91,6 +92,35 @@ async def test_token_is_reused_across_calls(daraja: FakeDaraja, http: httpx.Asyn
     await provider.start_collection(request(ref="a"))
     await provider.start_collection(request(ref="b"))
     assert len(daraja.paths("/oauth/v1/generate")) == 1
+
+
+async def test_concurrent_pushes_fetch_one_token(daraja: FakeDaraja, http: httpx.AsyncClient) -> None:
+    daraja.knobs.outcome = "timeout"
+    provider = make(daraja, http)
+    started = await asyncio.gather(*(provider.start_collection(request(ref=f"r{i}")) for i in range(8)))
+    assert len({s.provider_ref for s in started}) == 8
+    assert len(daraja.paths("/oauth/v1/generate")) == 1
+
+
+async def test_token_refreshed_before_expiry_and_after_revocation(
+    daraja: FakeDaraja, http: httpx.AsyncClient
+) -> None:
+    daraja.knobs.outcome = "timeout"
+    daraja.token_lifetime = "0.2"
+    provider = make(daraja, http)
+    await provider.start_collection(request(ref="a"))
+    await asyncio.sleep(0.15)  # past half the lifetime: the adapter refreshes early
+    await provider.start_collection(request(ref="b"))
+    assert len(daraja.paths("/oauth/v1/generate")) == 2
+    daraja.token_lifetime = "3599"
+    await asyncio.sleep(0.15)
+    await provider.start_collection(request(ref="c"))  # third token, long-lived
+    daraja.tokens.clear()  # Safaricom revokes the token
+    with pytest.raises(ProviderUnavailable) as info:
+        await provider.start_collection(request(ref="d"))
+    assert info.value.code == "provider_auth"
+    await provider.start_collection(request(ref="e"))  # a new token is fetched
+    assert len(daraja.paths("/oauth/v1/generate")) == 4
 
 
 async def test_declined(daraja: FakeDaraja, http: httpx.AsyncClient) -> None:
