@@ -1,6 +1,5 @@
 """`nguvu token ...`: the vendor commands (issue and decode tokens), and `nguvu meter pan`."""
 
-
 import json
 import secrets
 from collections.abc import Sequence

@@ -153,7 +153,9 @@ class Issuer:
         Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
         rollover, KeyExpiredError when the TID is past the key's KEN.
         """
-        block, tid, field = plan_credit(self.profile, units, at=at, rnd=rnd, last_tid=last_tid, service=service)
+        block, tid, field = plan_credit(
+            self.profile, units, at=at, rnd=rnd, last_tid=last_tid, service=service
+        )
         return credit_token(encode_token(CLASS_CREDIT, block, self._cipher), block, tid, rnd, field)
 
     def currency_credit(

@@ -4,9 +4,9 @@ The rounds are computed with lookup tables over bytes (two nibbles): the permuta
 round is `OR over bytes j of T[j][sel][byte_j]`, where T folds the byte's two nibble substitutions
 (chosen by one key bit per nibble, `sel`) into the permutation. A cipher object selects, once per key,
 the table each round uses, so a block costs 16 x 8 lookups. (Wider 12-bit chunks need fewer lookups
-but 20 times the table memory, and measured slower: the lookups then miss the CPU caches.) `reference_encrypt` and
-`reference_decrypt` are the same algorithm bit by bit, straight from the prose: the tests check one
-against the other, and the benchmark uses them as its baseline.
+but 20 times the table memory, and measured slower: the lookups then miss the CPU caches.)
+`reference_encrypt` and `reference_decrypt` are the same algorithm bit by bit, straight from the prose:
+the tests check one against the other, and the benchmark uses them as its baseline.
 """
 
 from __future__ import annotations
