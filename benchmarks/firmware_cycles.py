@@ -3,8 +3,9 @@
 Builds the firmware (make -C firmware), runs the real ELF in simavr under firmware/sim/simharness and
 reads the decode marker: the firmware raises PB5 when a complete 20-digit entry goes to the decoder
 (tc_enter_token) and lowers it when the outcome is known, so the interval is "entry complete ->
-outcome", EEPROM write excluded. Sizes come from avr-size (the shipped LTO image) and from the linker
-map of a build without LTO (the only build where every byte can be attributed to a source module).
+outcome", EEPROM write excluded. The harness also reports the stack high-water mark of the whole run.
+Sizes come from avr-size (the shipped LTO image) and from the linker map of a build without LTO (the
+only build where every byte can be attributed to a source module).
 
 Usage: python benchmarks/firmware_cycles.py
 """
@@ -41,8 +42,9 @@ def make(*args: str) -> str:
     return proc.stdout
 
 
-def decode_cycles(variant: str, script: list[str]) -> tuple[int, str]:
-    """Cycles of the last marked decode of the script, and the firmware's last reply."""
+def decode_cycles(variant: str, script: list[str]) -> tuple[int, int, str]:
+    """Cycles of the last marked decode of the script, the stack high-water mark of the run (bytes),
+    and the firmware's last reply."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.run(
             [
@@ -61,7 +63,9 @@ def decode_cycles(variant: str, script: list[str]) -> tuple[int, str]:
     rises = [c for level, c in edges if level == 1]
     falls = [c for level, c in edges if level == 0 and rises and c > rises[-1]]
     replies = [line for line in proc.stdout.splitlines() if not line.startswith("EVENT")]
-    return falls[0] - rises[-1], replies[-1]
+    stack = re.search(r"#STACK used=(\d+)", proc.stderr)
+    assert stack is not None
+    return falls[0] - rises[-1], int(stack.group(1)), replies[-1]
 
 
 MODULE_GROUPS = [
@@ -132,10 +136,10 @@ def main() -> None:
     make("avr", "VARIANT=ea11")
     make("avr", "LTO=0")
     print("Decode time on the ATmega328P at 16 MHz (simavr, PB5 marker: entry complete -> outcome)")
-    print(f"{'case':44} {'cycles':>8} {'ms':>7}  reply")
+    print(f"{'case':44} {'cycles':>8} {'ms':>7} {'stack':>6}  reply")
     for variant, label, script in CASES:
-        cycles, reply = decode_cycles(variant, script)
-        print(f"{label:44} {cycles:8d} {cycles * 1000 / F_CPU:7.3f}  {reply}")
+        cycles, stack, reply = decode_cycles(variant, script)
+        print(f"{label:44} {cycles:8d} {cycles * 1000 / F_CPU:7.3f} {stack:6d}  {reply}")
     print()
     for variant in ("ea07", "ea11"):
         flash, ram = avr_size(BUILD / f"avr-{variant}" / "meter.elf")

@@ -447,6 +447,33 @@ static void eecr_hook(struct avr_irq_t *irq, uint32_t value, void *param)
     }
 }
 
+/* ---------------------------------------------------------------- stack high-water mark */
+#define PAINT     0xA5
+#define RAM_START 0x100
+#define RAM_END   0x8FF
+
+/* SRAM is painted before reset; the startup code initialises .data/.bss, the stack grows down from
+ * RAMEND. The deepest stack is where the painted gap between .bss and the stack begins. */
+static void stack_report(void)
+{
+    int top = RAM_END;
+    while (top >= RAM_START + 16) {
+        int run = 0;
+        while (run < 16 && avr->data[top - run] == PAINT) {
+            run++;
+        }
+        if (run == 16) {
+            break;
+        }
+        top--;
+    }
+    int gap = 0;
+    while (top - gap >= RAM_START && avr->data[top - gap] == PAINT) {
+        gap++;
+    }
+    fprintf(stderr, "#STACK used=%d untouched=%d\n", RAM_END - top, gap);
+}
+
 /* ---------------------------------------------------------------- main loop */
 static void quiet_logger(avr_t *a, const int level, const char *fmt, va_list ap)
 {
@@ -608,6 +635,7 @@ int main(int argc, char **argv)
     avr->sleep = no_sleep;
     avr_load_firmware(avr, &fw);
     avr->frequency = F_CPU;
+    memset(avr->data + RAM_START, PAINT, RAM_END - RAM_START + 1);
     uint32_t flags = 0;
     avr_ioctl(avr, AVR_IOCTL_UART_SET_FLAGS('0'), &flags);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_tx_hook,
@@ -672,6 +700,7 @@ int main(int argc, char **argv)
         }
     }
     energy_update();
+    stack_report();
     fprintf(stderr, "#END cycles=%llu ms=%.3f energy_wh=%.3f eeprom_writes=%lu\n",
             (unsigned long long)avr->cycle, MS(avr->cycle), energy_wh, ee_writes);
     ee_save();
