@@ -18,6 +18,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from api.payments.fields import is_e164
+
 __all__ = [
     "C2B_CONFIRMATION_PATH",
     "C2B_VALIDATION_PATH",
@@ -92,7 +94,7 @@ class CollectionRequest:
             raise ValueError("CollectionRequest.amount must be a positive, finite Decimal")
         if not self.reference:
             raise ValueError("CollectionRequest.reference must not be empty")
-        if not (self.msisdn.startswith("+") and self.msisdn[1:].isdigit() and len(self.msisdn) >= 8):
+        if not is_e164(self.msisdn):
             raise ValueError("CollectionRequest.msisdn must be E.164 with a leading '+'")
 
 

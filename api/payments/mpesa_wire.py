@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from api.payments.base import (
@@ -14,6 +13,7 @@ from api.payments.base import (
     ProviderUnavailable,
     Verification,
 )
+from api.payments.fields import e164_from_digits, parse_amount
 
 __all__ = [
     "ACK",
@@ -52,20 +52,6 @@ def parse_json(body: bytes, *, callback: bool = False) -> dict[str, Any]:
     )
 
 
-def _amount(value: object) -> Decimal | None:
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
-
-
-def _msisdn(value: object) -> str | None:
-    # Newer Daraja versions mask or hash the payer's number; only a plain number is usable.
-    text = str(value) if value is not None else ""
-    return "+" + text if text.isdigit() and len(text) >= 8 else None
-
-
 def parse_stk_callback(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent:
     """The claim made by ``{"Body":{"stkCallback":{...}}}`` (not yet verified)."""
     cb = doc.get("Body", {}).get("stkCallback") if isinstance(doc.get("Body"), dict) else None
@@ -77,7 +63,7 @@ def parse_stk_callback(doc: dict[str, Any], provider: str, currency: str) -> Pay
     if isinstance(meta, dict) and isinstance(meta.get("Item"), list):
         items = {str(i.get("Name")): i.get("Value") for i in meta["Item"] if isinstance(i, dict)}
     if code == "0":
-        receipt, amount = items.get("MpesaReceiptNumber"), _amount(items.get("Amount"))
+        receipt, amount = items.get("MpesaReceiptNumber"), parse_amount(items.get("Amount"))
         if not receipt or amount is None:
             raise PaymentCallbackError(
                 "mpesa success callback without receipt/amount", code="malformed_callback"
@@ -93,7 +79,7 @@ def parse_stk_callback(doc: dict[str, Any], provider: str, currency: str) -> Pay
         status,
         amount,
         currency if amount is not None else None,
-        _msisdn(items.get("PhoneNumber")),
+        e164_from_digits(items.get("PhoneNumber")),
         provider_ref=str(cb["CheckoutRequestID"]),
         message=str(cb.get("ResultDesc", "")),
         verification=Verification.QUERY,
@@ -119,7 +105,7 @@ def stk_query_status(http_status: int, doc: dict[str, Any]) -> tuple[PaymentStat
 
 def parse_c2b(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent:
     """A C2B validation or confirmation payload (the same fields)."""
-    txn_id, amount = doc.get("TransID"), _amount(doc.get("TransAmount"))
+    txn_id, amount = doc.get("TransID"), parse_amount(doc.get("TransAmount"))
     if not txn_id or amount is None:
         raise PaymentCallbackError("mpesa C2B payload lacks TransID/TransAmount", code="malformed_callback")
     account = str(doc.get("BillRefNumber") or "").strip() or None
@@ -130,7 +116,7 @@ def parse_c2b(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent
         PaymentStatus.SUCCEEDED,
         amount,
         currency,
-        _msisdn(doc.get("MSISDN")),
+        e164_from_digits(doc.get("MSISDN")),
         account=account,
         message=str(doc.get("TransactionType", "")),
         verification=Verification.CHANNEL,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 import httpx
 
@@ -28,6 +27,7 @@ from api.payments.base import (
     Verification,
 )
 from api.payments.env import EnvReader
+from api.payments.fields import e164_from_digits, parse_amount
 from api.payments.soap import SoapError, envelope, parse_fields
 from api.payments.transport import send
 
@@ -88,16 +88,6 @@ def check_status(fields: Mapping[str, str]) -> PaymentStatus:
     if fields.get("resultCode", "") in _OK_CODES:
         return PaymentStatus.SUCCEEDED
     return PaymentStatus.FAILED if fields.get("resultCode") else PaymentStatus.UNKNOWN
-
-
-def _amount(text: str | None) -> Decimal | None:
-    if not text:
-        return None
-    try:
-        value = Decimal(text.replace(",", "."))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 class OrangeMoney:
@@ -161,8 +151,7 @@ class OrangeMoney:
         )
         status = check_status(fields)
         paid = status is PaymentStatus.SUCCEEDED
-        amount = _amount(fields.get("amount")) if paid else None
-        subscriber = fields.get("subsmsisdn", "")
+        amount = parse_amount(fields.get("amount")) if paid else None
         return PaymentEvent(
             self.name,
             # Orange's own id when it gives one; otherwise our transid, unique per collection.
@@ -171,7 +160,7 @@ class OrangeMoney:
             status,
             amount,
             (fields.get("currency") or None) if amount is not None else None,
-            "+" + subscriber if subscriber.isdigit() else None,
+            e164_from_digits(fields.get("subsmsisdn")),
             provider_ref=fields.get("systemId") or provider_ref,
             message=fields.get("resultDesc", ""),
             verification=Verification.QUERY,

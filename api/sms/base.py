@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from api.payments.fields import is_e164
+
 __all__ = [
     "SMS_DELIVERY_PATH",
     "SMS_PROVIDER_NAMES",
@@ -41,7 +43,7 @@ class SmsMessage:
     reference: str  # the outbox row id (never sent to the provider's recipient)
 
     def __post_init__(self) -> None:
-        if not (self.to.startswith("+") and self.to[1:].isdigit() and len(self.to) >= 8):
+        if not is_e164(self.to):
             raise ValueError("SmsMessage.to must be E.164 with a leading '+'")
         if not self.text:
             raise ValueError("SmsMessage.text must not be empty")

@@ -9,11 +9,8 @@ Failed, Rejected, Buffered ...). Knobs: fail_next, delay_s, duplicate_callbacks 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-from collections.abc import Coroutine
-from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
@@ -52,7 +49,6 @@ class FakeAfricasTalking(FakeProvider):
         self.delivery_url = ""
         self.delivery_status = "Success"
         self.sent: list[dict[str, str]] = []
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
         return [Route("/version1/messaging", self.api(self.messaging), methods=["POST"])]
@@ -85,7 +81,7 @@ class FakeAfricasTalking(FakeProvider):
                 entry["messageId"] = "ATXid_" + secrets.token_hex(12)
                 self.sent.append({**form, "messageId": str(entry["messageId"]), "number": number})
                 if self.delivery_url:
-                    self._spawn(self._report(str(entry["messageId"]), number))
+                    self.spawn(self._report(str(entry["messageId"]), number))
             recipients.append(entry)
         sent = sum(1 for r in recipients if r["statusCode"] in (100, 101, 102))
         total = len(form["to"].split(","))
@@ -98,11 +94,6 @@ class FakeAfricasTalking(FakeProvider):
             },
             status_code=201,
         )
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _report(self, message_id: str, number: str) -> None:
         form = {

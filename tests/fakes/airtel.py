@@ -8,7 +8,6 @@ bad_signature (wrong ``hash``), fail_next, delay_s. ``callback_secret`` turns on
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -67,7 +66,6 @@ class FakeAirtel(FakeProvider):
         self.callback_url = ""  # Airtel sends callbacks to the URL set in its portal
         self.tokens: set[str] = set()
         self.txns: dict[str, _Txn] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
         return [
@@ -116,9 +114,7 @@ class FakeAirtel(FakeProvider):
         record = _Txn(str(txn["id"]), txn["amount"], msisdn)
         self.txns[record.id] = record
         if self.knobs.outcome != "timeout":
-            task = asyncio.get_running_loop().create_task(self._answer(record))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(self._answer(record))
         return _status(
             "ESB000010", "SUCCESS", True, data={"transaction": {"id": record.id, "status": "Success."}}
         )

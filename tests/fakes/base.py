@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 import httpx
 from starlette.applications import Starlette
@@ -36,6 +36,7 @@ class FakeProvider:
         self.requests: list[Recorded] = []
         self.callbacks: list[SentCallback] = []
         self._server: ThreadedServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
 
     def routes(self) -> list[Route]:
@@ -53,6 +54,12 @@ class FakeProvider:
             return await endpoint(request)
 
         return wrapped
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` after the current answer (the payer's side of the story), keeping a reference."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def paths(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]

@@ -9,7 +9,6 @@ says the payer cancelled), fail_next, delay_s.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import secrets
@@ -59,7 +58,6 @@ class FakeDaraja(FakeProvider):
         self.token_lifetime = "3599"  # seconds, as Daraja writes it
         self.stk: dict[str, _Stk] = {}
         self.c2b_urls: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
         return [
@@ -110,7 +108,7 @@ class FakeDaraja(FakeProvider):
         )
         self.stk[stk.checkout_id] = stk
         if self.knobs.outcome != "timeout":
-            self._spawn(self._answer(stk))
+            self.spawn(self._answer(stk))
         return JSONResponse(
             {
                 "MerchantRequestID": stk.merchant_id,
@@ -140,11 +138,6 @@ class FakeDaraja(FakeProvider):
         if not str(doc.get("CallBackURL", "")).startswith(("http://", "https://")):
             return "CallBackURL"
         return None
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, stk: _Stk) -> None:
         approve = self.knobs.outcome in ("approve", "wrong_amount")
@@ -248,7 +241,7 @@ class FakeDaraja(FakeProvider):
             "MiddleName": "",
             "LastName": "Doe",
         }
-        self._spawn(self._c2b(json.dumps(payload).encode()))
+        self.spawn(self._c2b(json.dumps(payload).encode()))
         return JSONResponse(
             {
                 "OriginatorCoversationID": secrets.token_hex(4),

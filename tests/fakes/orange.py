@@ -8,7 +8,6 @@ fail_next, delay_s. Elements are built with their own small templates, independe
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -63,7 +62,6 @@ class FakeOrange(FakeProvider):
         super().__init__()
         self.partner_id, self.merchant_msisdn = partner_id, merchant_msisdn
         self.txns: dict[str, _Txn] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[Route]:
         return [Route("/apigw/soap", self.api(self.soap), methods=["POST"])]
@@ -106,9 +104,7 @@ class FakeOrange(FakeProvider):
         )
         self.txns[txn.transid] = txn
         if self.knobs.outcome != "timeout":
-            task = asyncio.get_running_loop().create_task(self._answer(txn))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.spawn(self._answer(txn))
         return _soap(
             "doS2MResponse",
             {

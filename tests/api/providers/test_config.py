@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from api.payments.airtel import AirtelConfig, AirtelMoney
 from api.payments.base import PaymentProvider, ProviderConfigError, ProviderUnavailable
 from api.payments.factory import build_payment_provider, load_payment_config
+from api.payments.fields import e164_from_digits, parse_amount
 from api.payments.mpesa import MpesaConfig, MpesaDaraja
 from api.payments.orange import OrangeConfig, OrangeMoney
 from api.payments.sandbox import SandboxConfig, SandboxWallet
@@ -129,3 +131,13 @@ async def test_secrets_stay_out_of_errors_and_logs(
             await provider.query_status("r1", "ws_CO_1")
         assert not any(s in str(info.value) or s in repr(info.value) for s in SECRETS)
     assert not any(s in caplog.text for s in SECRETS)
+
+
+def test_provider_amounts_and_numbers() -> None:
+    assert parse_amount(750) == Decimal(750) and parse_amount("750.00") == Decimal("750.00")
+    assert parse_amount("5000,5") == Decimal("5000.5")
+    assert all(parse_amount(v) is None for v in (None, True, "", "abc", "NaN", "Infinity"))
+    assert e164_from_digits(254708374149) == "+254708374149"
+    assert e164_from_digits("2547 ***** 126") is None  # Daraja masks numbers in newer versions
+    assert e164_from_digits("e3b0c44298fc1c149afbf4c8996fb924") is None  # ... or hashes them
+    assert e164_from_digits(None) is None and e164_from_digits("123") is None

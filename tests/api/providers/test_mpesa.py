@@ -220,25 +220,29 @@ async def test_password_uses_nairobi_time(daraja: FakeDaraja, http: httpx.AsyncC
     assert push["Timestamp"] == "20261129003005"
 
 
+async def pay_bill(daraja: FakeDaraja, http: httpx.AsyncClient, account: str) -> None:
+    """A customer pays the paybill from the M-Pesa menu (Daraja's C2B simulation call)."""
+    await http.post(
+        daraja.url + "/mpesa/c2b/v1/simulate",
+        headers={"Authorization": "Bearer " + next(iter(daraja.tokens))},
+        json={
+            "ShortCode": "174379",
+            "CommandID": "CustomerPayBillOnline",
+            "Amount": 750,
+            "Msisdn": "254708374149",
+            "BillRefNumber": account,
+        },
+    )
+
+
 async def test_c2b_known_meter_is_validated_then_confirmed(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
     async with Merchant(known_accounts={"58000000001"}) as merchant:
-        provider = make(daraja, http, merchant.url)
-        merchant.provider = provider
+        merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.register_c2b_urls()
         assert daraja.c2b_urls["validation"] == merchant.url + "/c2b/validation"
-        await http.post(
-            daraja.url + "/mpesa/c2b/v1/simulate",
-            headers={"Authorization": "Bearer " + next(iter(daraja.tokens))},
-            json={
-                "ShortCode": "174379",
-                "CommandID": "CustomerPayBillOnline",
-                "Amount": 750,
-                "Msisdn": "254708374149",
-                "BillRefNumber": "58000000001",
-            },
-        )
+        await pay_bill(daraja, http, "58000000001")
         await wait_for(lambda: merchant.events)
     [event] = merchant.events
     assert merchant.validations == ["58000000001"]
@@ -252,20 +256,9 @@ async def test_c2b_unknown_meter_is_refused_at_validation(
     daraja: FakeDaraja, http: httpx.AsyncClient
 ) -> None:
     async with Merchant(known_accounts={"58000000001"}) as merchant:
-        provider = make(daraja, http, merchant.url)
-        merchant.provider = provider
+        merchant.provider = provider = make(daraja, http, merchant.url)
         await provider.register_c2b_urls()
-        await http.post(
-            daraja.url + "/mpesa/c2b/v1/simulate",
-            headers={"Authorization": "Bearer " + next(iter(daraja.tokens))},
-            json={
-                "ShortCode": "174379",
-                "CommandID": "CustomerPayBillOnline",
-                "Amount": 750,
-                "Msisdn": "254708374149",
-                "BillRefNumber": "99999999999",
-            },
-        )
+        await pay_bill(daraja, http, "99999999999")
         await wait_for(lambda: daraja.callbacks)
     assert json.loads(daraja.callbacks[0].reply)["ResultCode"] == "C2B00012"
     assert len(daraja.callbacks) == 1 and not merchant.events
