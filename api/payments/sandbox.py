@@ -53,6 +53,10 @@ SIGNATURE_HEADER = "x-sandbox-signature"
 _DEFAULT_SECRET = "nguvu-sandbox-wallet"  # moves no money; override to make forgeries harder in demos
 _SUFFIXES = {"991": "decline", "992": "timeout", "993": "wrong_amount", "994": "duplicate"}
 _DELIVERY_ATTEMPTS = 3
+# The wallet remembers a prompt this long after it was sent (for status queries), then forgets it, so a
+# long-running service does not keep every sandbox payment in memory.
+_RETAIN_S = 3600.0
+_PRUNE_ABOVE = 1000
 
 
 class Outcome(StrEnum):
@@ -124,7 +128,10 @@ class SandboxWallet:
         existing = self._txns.get(req.reference)
         if existing is not None:  # idempotent: the same reference is one prompt
             return CollectionStarted(existing.txn_id, PaymentStatus.PENDING, "prompt already sent")
-        txn = _Txn(req, "SBX" + secrets.token_hex(8).upper(), self.outcome_for(req.msisdn), time.monotonic())
+        now = time.monotonic()
+        if len(self._txns) > _PRUNE_ABOVE:
+            self._forget_before(now - max(_RETAIN_S, self._config.expiry_s))
+        txn = _Txn(req, "SBX" + secrets.token_hex(8).upper(), self.outcome_for(req.msisdn), now)
         self._txns[req.reference] = txn
         if txn.outcome is not Outcome.TIMEOUT:
             task = asyncio.get_running_loop().create_task(self._answer(req.reference))
@@ -132,9 +139,15 @@ class SandboxWallet:
             task.add_done_callback(self._tasks.discard)
         return CollectionStarted(txn.txn_id, PaymentStatus.PENDING, "PIN prompt sent to the payer")
 
+    def _forget_before(self, cutoff: float) -> None:
+        for reference in [r for r, t in self._txns.items() if t.started < cutoff]:
+            del self._txns[reference]
+
     async def _answer(self, reference: str) -> None:
         await asyncio.sleep(self._config.delay_s)
-        txn = self._txns[reference]
+        txn = self._txns.get(reference)
+        if txn is None:  # forgotten (pruned) before the payer answered
+            return
         amount = txn.request.amount
         if txn.outcome is Outcome.WRONG_AMOUNT:
             amount = (amount / 2).quantize(Decimal("0.01"))

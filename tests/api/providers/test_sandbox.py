@@ -10,6 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from api.payments import sandbox
 from api.payments.base import (
     CollectionRequest,
     PaymentCallbackError,
@@ -172,3 +173,15 @@ async def test_aclose_cancels_pending_prompts(http: httpx.AsyncClient) -> None:
     await w.aclose()
     await asyncio.sleep(0.02)
     assert not core.events
+
+
+async def test_old_prompts_are_forgotten(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "_PRUNE_ABOVE", 2)
+    monkeypatch.setattr(sandbox, "_RETAIN_S", 0.0)
+    w = wallet(http, Core(), NGUVU_SANDBOX_OUTCOME="timeout", NGUVU_SANDBOX_EXPIRY_S="0")
+    for ref in ("a", "b", "c"):
+        await w.start_collection(request(ref=ref))
+    assert (await w.query_status("a", None)).status is PaymentStatus.FAILED  # expired, still known
+    await w.start_collection(request(ref="d"))  # more than 2 remembered: the old ones go
+    assert (await w.query_status("a", None)).status is PaymentStatus.UNKNOWN
+    assert (await w.query_status("d", None)).status is not PaymentStatus.UNKNOWN
