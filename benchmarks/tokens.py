@@ -44,6 +44,7 @@ from tokencore import (
     units_to_tenths,
 )
 from tokencore.amount import decode_amount, encode_amount
+from tokencore.batch import CreditRequest, issue_credit_tokens
 from tokencore.blocks import CLASS_CREDIT, credit_block
 from tokencore.ciphers.ea07 import reference_encrypt
 from tokencore.decoder import UNIT_SCALE, enter_token, new_meter_state
@@ -130,6 +131,28 @@ def issue_loop(meter: Meter, req: Requests, *, derive: bool, reuse: bool) -> Run
                 issuer = Issuer(profile, cached_key)
             last = issuer.credit(units[i & 63], at=times[i], rnd=i & 15, last_tid=last).tid
         return last
+
+    return run
+
+
+def batch_loop(meter: Meter, req: Requests, *, meters: int) -> Run:
+    """tokencore.batch.issue_credit_tokens over `meters` distinct meters, the decoder key of each derived
+    inside the timed run (as `nguvu token batch` does per meter), then one bit-sliced EA07 pass."""
+    vk = meter.vending_key
+    profiles = []
+    for m in range(max(1, meters)):
+        body = f"{m:010d}"
+        profiles.append(MeterProfile(pan_from_drn(body + str(luhn_check_digit(body))), meter.profile.key))
+    units, times = req.units, req.times
+
+    def run(n: int) -> int:
+        keys = [derive_decoder_key(vk, p) for p in profiles[: min(len(profiles), n)]]
+        count = len(keys)
+        requests = [
+            CreditRequest(profiles[i % count], keys[i % count], units[i & 63], times[i], i & 15)
+            for i in range(n)
+        ]
+        return len(issue_credit_tokens(requests))
 
     return run
 
@@ -274,6 +297,22 @@ def cases(quick: bool) -> list[Case]:
             counts["derive"],
             issue_loop(DKGA04_EA11, req, derive=False, reuse=False),
         ),
+        Case(
+            "batch_cached",
+            "batch issue, one meter",
+            counts["reuse"],
+            batch_loop(DKGA02_EA07, req, meters=1),
+            ISSUE_TARGET,
+            issue,
+        ),
+        Case(
+            "batch_dkga02",
+            "batch issue + DKGA02 per 4 tokens",
+            counts["reuse"],
+            batch_loop(DKGA02_EA07, req, meters=counts["reuse"] // 4),
+            DKGA02_TARGET,
+            dkga02,
+        ),
         Case("openpaygo_1", "baseline: openpaygo count=1", n(15_000), openpaygo_loop(1)),
         Case("openpaygo_100", "baseline: openpaygo count=100", n(600), openpaygo_loop(100)),
     ]
@@ -356,14 +395,26 @@ def batch_available(nguvu: str | None) -> str | None:
     return None
 
 
-# The CSV columns of `nguvu token batch` are defined by cli/token_cmds.py, which does not have the command
-# yet. Until they are known, --batch reports a skip rather than timing a guessed format.
-BATCH_COLUMNS: tuple[str, ...] | None = None
+# The input columns of `nguvu token batch` (cli/batch.py) that this benchmark fills.
+BATCH_COLUMNS: tuple[str, ...] | None = ("drn", "sgc", "ti", "krn", "units", "at")
+BATCH_VENDING_KEY = "0123456789ABCDEF"
+TOKENS_PER_METER = 4  # a month of weekly purchases: one key derivation per four tokens
 
 
 def write_batch_csv(path: Path, n: int, columns: Sequence[str]) -> None:
-    """N credit requests, one row each, in the command's columns."""
-    raise NotImplementedError(f"fill in from cli/token_cmds.py: {columns}")
+    """N credit requests, one row each, for N / 4 distinct meters (four tokens each, same minute)."""
+    meters = max(1, n // TOKENS_PER_METER)
+    drns = []
+    for m in range(meters):
+        body = f"{m:010d}"
+        drns.append(body + str(luhn_check_digit(body)))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for i in range(n):
+            writer.writerow(
+                [drns[i % meters], "123456", "1", "1", f"{(i % 640 + 1) / 10}", "2025-06-01T10:00"]
+            )
 
 
 def run_batch(n: int) -> dict[str, Any]:
@@ -382,7 +433,19 @@ def run_batch(n: int) -> dict[str, Any]:
         write_batch_csv(source, n, BATCH_COLUMNS)
         start = time.perf_counter()
         done = subprocess.run(
-            [nguvu, "token", "batch", str(source), str(target)], capture_output=True, text=True, check=False
+            [
+                nguvu,
+                "token",
+                "batch",
+                str(source),
+                str(target),
+                "--vending-key",
+                BATCH_VENDING_KEY,
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         seconds = time.perf_counter() - start
         if done.returncode != 0:
