@@ -94,7 +94,7 @@ def test_power_cut_during_eeprom_write(simulator: Simulator, tmp_path: Path) -> 
     probe.write_bytes(base.read_bytes())
     full = simulator.run([f"TOKEN {token}"], probe)
     writes = int(full.end("eeprom_writes"))
-    assert writes > 10  # the header, the changed state bytes and the CRC
+    assert writes >= 6  # sequence number, credit, TID, clock, CRC: only changed bytes are written
     cuts = sorted({1, 2, 3, writes // 4, writes // 2, (3 * writes) // 4, writes - 2, writes - 1, writes})
     seen = set()
     for n in cuts:
