@@ -304,7 +304,8 @@ def decode(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    for name, value in result.items():
+    fields = result.pop("fields")
+    for name, value in [*result.items(), *fields.items()]:
         typer.echo(f"{name:>13}: {value}")
     if not result["crc_ok"]:
         raise typer.Exit(1)

@@ -130,8 +130,8 @@ def test_key_change_of_a_misty1_meter_gives_four_tokens() -> None:
 def test_decode_with_meter_parameters_and_with_a_decoder_key() -> None:
     code, out, _ = run("token", "decode", "5090 1894 2098 6026 3092", *METER_A, *KEY, "--json")
     body = json.loads(out)
-    assert code == 0 and body["kind"] == "mpl" and body["watts"] == 1000 and body["crc_ok"] is True
-    assert body["issued_at"] == "2004-03-28T09:01Z"
+    assert code == 0 and body["kind"] == "mpl" and body["fields"]["watts"] == 1000 and body["crc_ok"] is True
+    assert body["fields"]["issued_at"] == "2004-03-28T09:01Z" and body["fields"]["tid"] == 0x5A2F1D
     code, out, _ = run(
         "token", "decode", "23716100501183194197", "--decoder-key", "E653341F9D5BF36F", "--json"
     )
@@ -215,3 +215,12 @@ def test_batch_issues_every_row_with_the_same_minute_rule(tmp_path: Path) -> Non
     profile = MeterProfile(parse_pan("600727000000000009"), KeyParams(sgc=123456, ti=1, krn=1))
     dk = derive_decoder_key(VendingKey.from_hex("ABABABABABABABAB"), profile)
     assert decode_token(out[1]["token"], dk).crc_ok
+
+
+def test_key_material_never_printed_for_key_change_tokens() -> None:
+    new_key_words = ("060B8643", "C59A27F1")  # the new decoder key 060B8643C59A27F1, in the blocks' middle
+    _, out, _ = run("token", "key-change", *METER_A, *KEY, "--new-ti", "2", "--json")
+    _, decoded, _ = run("token", "decode", "51638423060042734509", "--decoder-key", "E653341F9D5BF36F", "--json")
+    assert json.loads(decoded)["block"] == "3F12********D717"
+    for text in (out, decoded):
+        assert not any(word in text for word in new_key_words)

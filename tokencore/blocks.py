@@ -57,6 +57,12 @@ CLEAR_ALL_REGISTERS = 0xFFFF
 CLEAR_REGISTERS = (*range(8), CLEAR_ALL_REGISTERS)
 
 
+def block_hex(block: int, kind: Kind) -> str:
+    """The block as 16 hex digits for display; a key change block's 32 new-key bits (47..16) are masked."""
+    text = f"{block:016X}"
+    return text[:4] + "********" + text[12:] if kind in KCT_KINDS else text
+
+
 def kind_of(token_class: int, subclass: int) -> Kind:
     """The kind of a (class, subclass) pair; Kind.UNDEFINED for reserved ones."""
     if token_class == CLASS_CREDIT:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from tokencore.amount import CURRENCY_SCALE, decode_amount, decode_currency, tenths_to_units
-from tokencore.blocks import Fields, Kind, parse_block
+from tokencore.blocks import Fields, Kind, block_hex, parse_block
 from tokencore.ciphers import REAL, TableSet, make_cipher
 from tokencore.codec import open_token
 from tokencore.keys import DecoderKey
@@ -49,18 +49,10 @@ class DecodedToken:
         return None
 
     def to_dict(self, base_date: BaseDate | None = None) -> dict[str, Any]:
-        """JSON-ready description; with `base_date`, the TID is also shown as the UTC minute it encodes."""
+        """JSON-ready description: token, class, subclass, kind, crc_ok, crc, block, and `fields` (what
+        this kind carries). With `base_date`, fields also show the UTC minute the TID encodes."""
         f = self.fields
-        out: dict[str, Any] = {
-            "token": self.token,
-            "class": f.token_class,
-            "subclass": f.subclass,
-            "kind": f.kind.value,
-            "crc_ok": f.crc_ok,
-            "crc": f"{f.crc:04X}",
-            "block": f"{self.block:016X}",
-        }
-        for name in (
+        names = (
             "rnd",
             "tid",
             "amount_field",
@@ -70,27 +62,32 @@ class DecodedToken:
             "negative",
             "exponent",
             "mantissa",
-        ):
-            value = getattr(f, name)
-            if value is not None:
-                out[name] = value
+        )
+        fields: dict[str, Any] = {n: getattr(f, n) for n in names if getattr(f, n) is not None}
         if f.kind is Kind.CREDIT:
-            out["service"] = Service(f.subclass).name.lower()
+            fields["service"] = Service(f.subclass).name.lower()
         if self.units is not None:
-            out["units"] = str(self.units)
+            fields["units"] = str(self.units)
         if self.watts is not None:
-            out["watts"] = self.watts
+            fields["watts"] = self.watts
         if f.tid is not None and base_date is not None:
-            out["issued_at"] = tid_time(f.tid, base_date).strftime("%Y-%m-%dT%H:%MZ")
+            fields["issued_at"] = tid_time(f.tid, base_date).strftime("%Y-%m-%dT%H:%MZ")
         if f.key_section is not None:
-            section = f.key_section
-            out["key_section"] = {
-                k: v for k, v in (
-                    ("ken_nibble", section.ken_nibble), ("krn", section.krn), ("ro", section.ro),
-                    ("kt", section.kt), ("ti", section.ti), ("sgc_part", section.sgc_part),
-                ) if v is not None
-            }  # fmt: skip
-        return out
+            # The new key's words are left out: a decoded key change never shows key material.
+            s = f.key_section
+            pairs = (("ken_nibble", s.ken_nibble), ("krn", s.krn), ("ro", s.ro), ("kt", s.kt), ("ti", s.ti),
+                     ("sgc_part", s.sgc_part))  # fmt: skip
+            fields.update((k, v) for k, v in pairs if v is not None)
+        return {
+            "token": self.token,
+            "class": f.token_class,
+            "subclass": f.subclass,
+            "kind": f.kind.value,
+            "crc_ok": f.crc_ok,
+            "crc": f"{f.crc:04X}",
+            "block": block_hex(self.block, f.kind),
+            "fields": fields,
+        }
 
 
 def decode_token(

@@ -23,7 +23,7 @@ from tokencore.amount import (
     tenths_to_units,
     units_to_tenths,
 )
-from tokencore.blocks import CLASS_CREDIT, CLASS_MANAGEMENT, CLASS_TEST, KeySection, Kind
+from tokencore.blocks import CLASS_CREDIT, CLASS_MANAGEMENT, CLASS_TEST, KeySection, Kind, block_hex
 from tokencore.ciphers import REAL, TableSet, make_cipher
 from tokencore.codec import encode_token
 from tokencore.digits import group
@@ -66,7 +66,7 @@ class IssuedToken:
             "amount_field": self.amount_field,
             "units": None if self.units is None else str(self.units),
             "watts": self.watts,
-            "block": f"{self.block:016X}",
+            "block": block_hex(self.block, self.kind),
         }
 
 
