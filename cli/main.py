@@ -2,6 +2,7 @@
 
 from cli import (
     batch,  # noqa: F401
+    demo,  # noqa: F401
     meter_cmds,  # noqa: F401
     service_cmds,  # noqa: F401
     token_cmds,  # noqa: F401  (registers `nguvu token ...` and `nguvu meter pan`)
