@@ -54,6 +54,8 @@ def encode_amount(value: int) -> int:
     """
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("amount value must be an int")
+    if 0 <= value <= MANTISSA_MAX:
+        return value  # exponent 0: the value itself
     exponent, mantissa = _encode(value, MAX_EXPONENT, "amount")
     return (exponent << MANTISSA_BITS) | mantissa
 

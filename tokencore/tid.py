@@ -11,20 +11,17 @@ TID_MAX = 0xFFFFFF
 _EPOCH_SECONDS = {base: int(base.epoch.timestamp()) for base in BaseDate}
 
 
-def _utc(at: datetime) -> datetime:
-    if not isinstance(at, datetime):
-        raise TypeError("issue time must be a datetime")
-    # Naive times are read as UTC, as the compliance vectors do.
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def tid_at(at: datetime, base_date: BaseDate) -> int:
     """Whole minutes from the base date to `at` (seconds dropped).
 
     Raises TidError when `at` is before the base date or after its rollover (TID > 0xFFFFFF).
     """
+    if not isinstance(at, datetime):
+        raise TypeError("issue time must be a datetime")
     # Integer seconds since the Unix epoch, floored to the minute: exact, and cheap on the vending path.
-    minutes = (int(_utc(at).timestamp()) - _EPOCH_SECONDS[base_date]) // 60
+    # An aware time converts itself; a naive one is read as UTC.
+    stamp = at.timestamp() if at.tzinfo is not None else at.replace(tzinfo=UTC).timestamp()
+    minutes = (int(stamp) - _EPOCH_SECONDS[base_date]) // 60
     if minutes < 0:
         raise TidError(f"issue time {at.isoformat()} is before base date {base_date.year}")
     if minutes > TID_MAX:
