@@ -9,15 +9,26 @@
  *   EEPROM           -e FILE: loaded at start, saved at exit; !cut N: power cut after N more byte writes
  *   -E WH            the sensor's energy register at power-up (it survives power cuts on a real PZEM)
  *
+ * -p LINK          UART0 on a pseudo-terminal (LINK is a symlink to it, e.g. /tmp/ttyNGUVU0) that pyserial
+ *                  or a terminal opens like /dev/ttyACM0; the simulation then runs in real time until
+ *                  SIGINT/SIGTERM, and stdin only takes '!' commands
+ *
  * Commands (stdin lines starting with '!'): !wait MS, !press K, !release, !key K, !load W [V] [PF],
  * !energy WH, !pzem on|off, !lcd, !cycles, !cut N, !quit. Events go to stderr, prefixed with '#'.
  * Written for simavr 1.6 (see /work/shared/docs/firmware-toolchain.md for the pitfalls handled). */
 #define _DEFAULT_SOURCE
+#define _XOPEN_SOURCE 600
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <sys/time.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <avr_eeprom.h>
@@ -38,6 +49,7 @@ static FILE *uart_out;
 static volatile sig_atomic_t stop_requested;
 
 /* ---------------------------------------------------------------- UART0 */
+static int pty_fd = -1; /* -p: the master side of the pseudo-terminal */
 static char rxq[512];
 static size_t rxq_len, rxq_pos;
 static int uart_xon = 1;
@@ -51,6 +63,12 @@ static void uart_tx_hook(struct avr_irq_t *irq, uint32_t value, void *param)
     (void)param;
     fputc((int)value, uart_out);
     fflush(uart_out);
+    if (pty_fd >= 0) {
+        uint8_t b = (uint8_t)value;
+        if (write(pty_fd, &b, 1) < 0 && errno != EAGAIN) {
+            /* nobody has the port open: the byte is lost, as on a real UART */
+        }
+    }
     if (value == '\n') {
         txline[txline_len] = '\0';
         if (strncmp(txline, "EVENT ", 6) != 0) {
@@ -500,9 +518,80 @@ static avr_cycle_count_t ms_cycles(double ms)
     return (avr_cycle_count_t)(ms * (double)F_CPU / 1000.0);
 }
 
+/* ---------------------------------------------------------------- pty and real time (-p) */
+static double wall_start;
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Bytes a host wrote to the pty go to UART0 RX as they come (no line discipline). */
+static void pty_poll(void)
+{
+    char buf[256];
+    if (rxq_pos >= rxq_len) {
+        rxq_pos = rxq_len = 0;
+    }
+    if (rxq_len >= sizeof rxq - sizeof buf) {
+        return;
+    }
+    ssize_t n = read(pty_fd, buf, sizeof buf);
+    if (n > 0) {
+        memcpy(rxq + rxq_len, buf, (size_t)n);
+        rxq_len += (size_t)n;
+    }
+}
+
+/* Keeps simulated time from running ahead of wall-clock time, so host timeouts mean what they say. */
+static void pace(void)
+{
+    double ahead = MS(avr->cycle) - (wall_ms() - wall_start);
+    if (ahead > 2.0) {
+        usleep((useconds_t)(ahead * 1000.0));
+    }
+}
+
+static int create_pty(const char *link_path)
+{
+    int fd = posix_openpt(O_RDWR | O_NOCTTY);
+    if (fd < 0 || grantpt(fd) != 0 || unlockpt(fd) != 0) {
+        return -1;
+    }
+    const char *slave = ptsname(fd);
+    if (!slave) {
+        return -1;
+    }
+    /* Raw mode on the slave side, so the host sees the firmware's bytes unchanged. */
+    int sfd = open(slave, O_RDWR | O_NOCTTY);
+    if (sfd >= 0) {
+        struct termios t;
+        if (tcgetattr(sfd, &t) == 0) {
+            cfmakeraw(&t);
+            tcsetattr(sfd, TCSANOW, &t);
+        }
+        close(sfd);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    unlink(link_path);
+    if (symlink(slave, link_path) != 0) {
+        return -1;
+    }
+    fprintf(stderr, "#PTY %s -> %s\n", link_path, slave);
+    return fd;
+}
+
 static int run_until(avr_cycle_count_t target, int wait_reply)
 {
+    avr_cycle_count_t next_io = 0;
     while (!stop_requested && !cut_done) {
+        if (pty_fd >= 0 && avr->cycle >= next_io) {
+            pty_poll();
+            pace();
+            next_io = avr->cycle + F_CPU / 1000;
+        }
         uart_feed();
         if (kp_row >= 0) {
             keypad_eval();
@@ -580,17 +669,23 @@ static int command(char *line)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B "
-                    "boot_ms] firmware.elf\n");
+    fprintf(stderr,
+            "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B boot_ms]\n"
+            "                  [-p pty_link] firmware.elf\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     double max_ms = 600000, linger_ms = 50, boot_ms = 300;
+    const char *pty_path = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "e:t:L:B:E:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:t:L:B:E:p:")) != -1) {
         switch (opt) {
+        case 'p':
+            pty_path = optarg;
+            max_ms = 1e12;
+            break;
         case 'E':
             energy_wh = atof(optarg);
             break;
@@ -670,9 +765,41 @@ int main(int argc, char **argv)
     ee_load();
 
     avr_cycle_count_t limit = ms_cycles(max_ms);
-    int rc = run_until(ms_cycles(boot_ms), 0);
     char line[512];
-    while (rc >= 0 && avr->cycle < limit) {
+    int rc = 0;
+    if (pty_path) {
+        pty_fd = create_pty(pty_path);
+        if (pty_fd < 0) {
+            fprintf(stderr, "cannot create the pty %s\n", pty_path);
+            return 2;
+        }
+        wall_start = wall_ms();
+        /* Runs in real time until SIGINT/SIGTERM; '!' commands on stdin still work (UART via the pty). */
+        int stdin_open = 1;
+        while (rc >= 0 && avr->cycle < limit) {
+            if (stdin_open) {
+                fd_set fds;
+                struct timeval tv = {0, 0};
+                FD_ZERO(&fds);
+                FD_SET(0, &fds);
+                if (select(1, &fds, NULL, NULL, &tv) > 0) {
+                    if (!fgets(line, sizeof line, stdin)) {
+                        stdin_open = 0;
+                    } else if (line[0] == '!') {
+                        line[strcspn(line, "\r\n")] = '\0';
+                        rc = command(line);
+                        continue;
+                    }
+                }
+            }
+            rc = run_until(avr->cycle + ms_cycles(10), 0);
+        }
+        unlink(pty_path);
+    }
+    if (!pty_path) {
+        rc = run_until(ms_cycles(boot_ms), 0);
+    }
+    while (!pty_path && rc >= 0 && avr->cycle < limit) {
         if (!fgets(line, sizeof line, stdin)) {
             rc = run_until(avr->cycle + ms_cycles(linger_ms), 0);
             break;
