@@ -9,11 +9,12 @@ and its httpx client live) and answers the provider with whatever the handler re
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["Knobs", "Receiver", "Recorded", "ThreadedServer"]
+__all__ = ["Knobs", "Receiver", "Recorded", "ThreadedServer", "free_port", "wait_for"]
 
 
 @dataclass
@@ -45,9 +46,17 @@ class Recorded:
 
 
 class ThreadedServer:
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, *, port: int = 0, lifespan: Literal["on", "off"] = "off") -> None:
+        """``port`` 0 takes an ephemeral port; ``lifespan="on"`` runs the app's start-up (the service's
+        workers) in the server's thread."""
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="off", ws="none", access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan=lifespan,
+            ws="none",
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-server", daemon=True)
@@ -120,6 +129,14 @@ class Receiver:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         await asyncio.to_thread(self.server.stop)
+
+
+def free_port() -> int:
+    """A loopback port free right now (for an app that must know its own URL before it starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float = 5.0) -> None:

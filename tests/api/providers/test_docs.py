@@ -25,11 +25,11 @@ def examples() -> list[dict[str, str]]:
 )
 def test_every_example_configures_its_provider(env: dict[str, str]) -> None:
     if "NGUVU_SMS_PROVIDER" in env:
-        config = load_sms_config(env)
-        assert config is not None and config.username == env["NGUVU_AT_USERNAME"]
+        sms = load_sms_config(env)
+        assert sms is not None and sms.username == env["NGUVU_AT_USERNAME"]
     else:
-        config = load_payment_config(env)
-        assert type(config).__name__.lower().startswith(env["NGUVU_PAYMENT_PROVIDER"][:4])
+        payment = load_payment_config(env)
+        assert type(payment).__name__.lower().startswith(env["NGUVU_PAYMENT_PROVIDER"][:4])
 
 
 def test_examples_cover_every_provider() -> None:
