@@ -1,0 +1,24 @@
+/* State of the host HAL, set by the test driver. */
+#ifndef HAL_HOST_H
+#define HAL_HOST_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint32_t now_ms;
+    uint8_t rx[4096];
+    uint32_t rx_len;
+    uint32_t rx_pos;
+    char key;
+    uint8_t relay;
+    char lcd[32];
+    uint8_t pzem_ok;
+    uint32_t load_w;
+    uint32_t energy_wh;
+    uint8_t eeprom[1024];
+    uint32_t eeprom_writes;
+} hal_host_t;
+
+extern hal_host_t g_host;
+
+#endif
