@@ -77,7 +77,7 @@ def test_any_serial_input_gets_the_framed_replies(apphost: Path, stream_lines: l
             assert reply.split(" ", 1)[0] in REPLY_WORDS
 
 
-def test_host_app_matches_the_simulated_board(apphost: Path, tmp_path: Path) -> None:
+def test_host_app_matches_the_simulated_board(apphost: Path, simulator: Simulator, tmp_path: Path) -> None:
     """The same requests give the same replies on the host HAL and on the simulated Uno."""
     script = [
         "STATUS",
@@ -88,7 +88,8 @@ def test_host_app_matches_the_simulated_board(apphost: Path, tmp_path: Path) -> 
         "KEY 0",
     ]
     stream = "".join(line + "\n" for line in script).encode()
-    replies = run_app(apphost, stream, tmp_path / "ee.bin")
+    replies = run_app(apphost, stream, tmp_path / "host-ee.bin")
+    assert replies == simulator.run(script, tmp_path / "sim-ee.bin").replies()
     assert replies == [
         "STATUS credit=0.0 relay=off power=0 voltage=230.0 current=0.000 energy=0.000 tamper=0 locked=0 mpl=0"
         " low=1 pf=1.00",
