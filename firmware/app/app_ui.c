@@ -154,7 +154,7 @@ uint8_t app_ui_key(char key, app_outcome_t *r)
 {
     uint32_t now = hal_millis();
     uint8_t submitted = 0;
-    if (g_app.entry_len != 0 && (uint32_t)(now - g_app.entry_ms) >= APP_ENTRY_TIMEOUT_MS) {
+    if (g_app.entry_len != 0 && (uint32_t)(now - g_app.entry_ms) > APP_ENTRY_TIMEOUT_MS) {
         g_app.entry_len = 0;
     }
     /* Any key ends a result or short-code screen. */
@@ -234,7 +234,7 @@ static void idle_lines(char l1[17], char l2[17])
 void app_ui_lcd_lines(char l1[17], char l2[17], uint32_t now)
 {
     uint8_t i;
-    if (g_app.entry_len != 0 && (uint32_t)(now - g_app.entry_ms) >= APP_ENTRY_TIMEOUT_MS) {
+    if (g_app.entry_len != 0 && (uint32_t)(now - g_app.entry_ms) > APP_ENTRY_TIMEOUT_MS) {
         g_app.entry_len = 0;
     }
     if (g_app.screen == APP_SCREEN_MSG && (int32_t)(now - g_app.screen_until) >= 0) {

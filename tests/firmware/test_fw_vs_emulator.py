@@ -1,0 +1,117 @@
+"""Behaviour parity: the firmware's application code (firmware/app on the host HAL, under ASan/UBSan)
+and the meter emulator (meter_emulator) get the same random sessions of serial requests, key presses and
+waits, and must give the same replies: outcomes, fields, LCD texts, short codes, timeouts, lockout.
+
+Both run the CTSA test meter with no load; only the firmware name in `INFO` differs."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meter_emulator import protocol
+from meter_emulator.meter import MeterSettings
+from meter_emulator.provision import Identity, create_meter
+from meter_emulator.store import MemoryStore
+from tokencore import BaseDate, DecoderKey, Issuer, KeyParams, MeterProfile, parse_pan
+
+pytestmark = pytest.mark.firmware
+
+PAN = parse_pan("600727000000000009")
+PARAMS = KeyParams(sgc=123456, ti=1, krn=1, base_date=BaseDate.Y1993)
+KEY = DecoderKey.from_hex("E653341F9D5BF36F")
+ISSUER = Issuer(MeterProfile(PAN, PARAMS), KEY)
+START = datetime(2004, 3, 1, 13, 55, tzinfo=UTC)
+TOKENS = [ISSUER.credit(f"{i}.5", at=START + timedelta(minutes=i), rnd=i % 16).token for i in range(6)]
+MPL = ISSUER.max_power_limit(5000, at=START + timedelta(minutes=30), rnd=3).token
+STEP_MS = 20  # the host driver runs 20 ms of meter time after each request line
+
+
+@pytest.fixture(scope="session")
+def apphost(fw_make: Callable[..., Path]) -> Path:
+    return fw_make("sanitize") / "san" / "apphost"
+
+
+def corrupt(token: str, rng: random.Random) -> str:
+    i = rng.randrange(20)
+    return token[:i] + str((int(token[i]) + 1 + rng.randrange(9)) % 10) + token[i + 1 :]
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> list[tuple[str, str]]:
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    steps: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(1, 40))):
+        kind = draw(st.sampled_from(["token", "token", "bad", "key", "key", "key", "status", "wait"]))
+        token = rng.choice([*TOKENS, MPL])
+        if kind == "token":
+            steps.append(("line", f"TOKEN {token}"))
+        elif kind == "bad":
+            steps.append(("line", rng.choice([f"TOKEN {corrupt(token, rng)}", "TOKEN 12345", "TOKEN 1" * 3])))
+        elif kind == "key":
+            if rng.random() < 0.3:  # type a whole token on the keypad
+                steps.extend(("key", k) for k in token + "#")
+            else:
+                steps.append(("key", rng.choice("0123456789*#ABCD")))
+            if rng.random() < 0.5:
+                steps.append(("line", "LCD"))
+        elif kind == "status":
+            steps.append(("line", rng.choice(["STATUS", "LCD", "INFO"])))
+        else:
+            steps.append(("wait", str(rng.choice([100, 4_000, 6_000, 11_000, 21_000, 45_000]))))
+    steps.append(("line", "LCD"))
+    steps.append(("line", "STATUS"))
+    return steps
+
+
+def run_emulator(steps: list[tuple[str, str]]) -> list[str]:
+    now = 1_000_000
+    meter = create_meter(MemoryStore(), Identity(PAN, PARAMS), KEY, MeterSettings(), now)
+    now += 100
+    replies = []
+    for kind, arg in steps:
+        if kind == "line":
+            replies.append(protocol.handle(meter, arg, now))
+            now += STEP_MS
+        elif kind == "key":
+            meter.press(arg, now)
+            now += 100
+        else:
+            now += int(arg)
+    return replies
+
+
+def run_firmware_app(apphost: Path, steps: list[tuple[str, str]]) -> list[str]:
+    script = []
+    for kind, arg in steps:
+        script.append(arg if kind == "line" else f"!key {arg}" if kind == "key" else f"!wait {arg}")
+    proc = subprocess.run(
+        [str(apphost)],
+        input="\n".join(script) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [line for line in proc.stdout.splitlines() if not line.startswith("EVENT ")]
+
+
+def normalise(reply: str) -> str:
+    return re.sub(r" fw=\S+", " fw=*", reply)
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=sessions())
+def test_firmware_app_replies_like_the_emulator(apphost: Path, steps: list[tuple[str, str]]) -> None:
+    expected = [normalise(r) for r in run_emulator(steps)]
+    got = [normalise(r) for r in run_firmware_app(apphost, steps)]
+    assert got == expected
