@@ -50,10 +50,17 @@ uint32_t app_credit_tenths(void)
     return g_app.p.meter.registers[0] / APP_WH_PER_TENTH;
 }
 
+/* Milliseconds to whole seconds, rounded up (the lockout is at most minutes: clamped to 32 bits). */
+static uint16_t ceil_seconds(uint64_t ms)
+{
+    uint32_t ms32 = ms > 0xFFFF0000ull ? 0xFFFF0000ul : (uint32_t)ms;
+    uint32_t s = (ms32 + 999u) / 1000u;
+    return (uint16_t)(s > 0xFFFFu ? 0xFFFFu : s);
+}
+
 uint16_t app_locked_seconds(void)
 {
-    uint64_t ms = tc_lock_remaining_ms(&g_app.p.meter, app_clock());
-    return (uint16_t)((ms + 999u) / 1000u);
+    return ceil_seconds(tc_lock_remaining_ms(&g_app.p.meter, app_clock()));
 }
 
 static uint8_t save_now(void)
@@ -197,7 +204,7 @@ uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *out)
     out->outcome = r.outcome;
     out->kind = outcome_kind(r.kind);
     out->amount = (out->kind == APP_K_CREDIT) ? r.amount / APP_WH_PER_TENTH : r.amount;
-    out->seconds = (uint16_t)((r.lock_remaining_ms + 999u) / 1000u);
+    out->seconds = ceil_seconds(r.lock_remaining_ms);
     out->fails =
         (r.outcome == TC_CRC_ERROR || r.outcome == TC_FORMAT_ERROR) ? g_app.p.meter.wrong_entries : 0;
     if (r.outcome == TC_ACCEPT && r.kind == TC_KIND_MPL) {

@@ -279,21 +279,32 @@ static void test_token(tc_state_t *s, uint64_t now_ms, const uint8_t b[8], tc_re
 
 /* ---- TID tokens ---- */
 
-/* decode_currency(): m * 10^e + sum_{i=1..e} 2^14 10^(i-1), saturating (any saturated value is far
- * above every register limit, so it is refused as an overflow as in Python). */
-static uint64_t currency_amount(uint8_t e, uint16_t m)
+/* decode_currency(): m * 10^e + sum_{i=1..e} 2^14 10^(i-1). Returns 0 when the value does not fit in
+ * 32 bits: every register limit is below that, so such a token is an overflow, as in Python. */
+static uint8_t currency_amount(uint8_t e, uint16_t m, uint32_t *out)
 {
-    uint64_t pow10 = 1;
-    uint64_t offset = 0;
+    uint32_t value = m;
+    uint32_t step = 16384u; /* 2^14 10^(i-1) */
+    uint32_t offset = 0;
     uint8_t i;
-    if (e > 15) {
-        return UINT64_MAX;
-    }
     for (i = 0; i < e; i++) {
-        offset += 16384u * pow10;
-        pow10 *= 10u;
+        if (value > 429496729ul || offset > 0xFFFFFFFFul - step) {
+            return 0;
+        }
+        value *= 10u;
+        offset += step;
+        if (i + 1u < e) {
+            if (step > 429496729ul) {
+                return 0;
+            }
+            step *= 10u;
+        }
     }
-    return (uint64_t)m * pow10 + offset;
+    if (value > 0xFFFFFFFFul - offset) {
+        return 0;
+    }
+    *out = value + offset;
+    return 1;
 }
 
 static uint8_t tid_in_memory(const tc_state_t *s, uint32_t tid)
@@ -324,21 +335,27 @@ static uint8_t tid_min_index(const tc_state_t *s)
 static uint8_t apply_credit(tc_state_t *s, const uint8_t b[8], tc_result_t *r)
 {
     uint8_t reg = r->subclass;
-    uint64_t amount;
+    uint32_t amount;
+    uint32_t have = s->registers[reg];
+    uint32_t limit = s->config.register_limit;
     if (s->key.kt == 1) {
         return TC_DDTK_ERROR;
     }
     if (r->kind == TC_KIND_CURRENCY_CREDIT) {
         uint16_t low16 = tc_block_amount(b);
-        amount = currency_amount((uint8_t)(((b[7] & 7u) << 2) | (low16 >> 14)), (uint16_t)(low16 & 0x3FFFu));
+        if (!currency_amount((uint8_t)(((b[7] & 7u) << 2) | (low16 >> 14)), (uint16_t)(low16 & 0x3FFFu),
+                             &amount)) {
+            return TC_OVERFLOW;
+        }
     } else {
-        amount = (uint64_t)tc_amount_decode(tc_block_amount(b)) * 100u;
+        amount = tc_amount_decode(tc_block_amount(b)) * 100u; /* at most 1,820,162,400 */
     }
-    if ((uint64_t)s->registers[reg] + amount > s->config.register_limit) {
+    /* registers[reg] + amount > limit, without leaving 32 bits. */
+    if (have > limit || amount > limit - have) {
         return TC_OVERFLOW;
     }
-    s->registers[reg] += (uint32_t)amount;
-    r->amount = (uint32_t)amount;
+    s->registers[reg] = have + amount;
+    r->amount = amount;
     r->reg = reg;
     r->present |= TC_R_AMOUNT | TC_R_REGISTER;
     return TC_ACCEPT;

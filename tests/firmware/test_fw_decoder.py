@@ -20,7 +20,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tokencore.blocks import currency_block
+from tokencore.ciphers import make_cipher
+from tokencore.codec import encode_token
 from tokencore.decoder import MeterState, enter_token
+from tokencore.keys import DecoderKey
+from tokencore.params import Ea
 
 if TYPE_CHECKING:
     from conftest import CDecoder
@@ -286,3 +291,34 @@ def test_random_sequences_under_sanitizers(fw_make: Callable[..., Path]) -> None
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == expected
+
+
+# --------------------------------------------------------------------------------------------------
+# Currency credit (experimental, class 0 subclasses 4-7): every exponent 0-31, against Python.
+
+CURRENCY_KEY = "E653341F9D5BF36F"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sub=st.integers(4, 7),
+    negative=st.booleans(),
+    exponent=st.integers(0, 31),
+    mantissa=st.integers(0, 16383),
+    limit=st.sampled_from([4_000_000_000, 2**32 - 1, 10**9, 1000]),
+    have=st.integers(0, 2**32 - 1),
+)
+def test_currency_amounts_match_python(
+    cdecoder: CDecoder, sub: int, negative: bool, exponent: int, mantissa: int, limit: int, have: int
+) -> None:
+    block = currency_block(sub, negative, exponent, mantissa, tid=5_000_000)
+    token = encode_token(0, block, make_cipher(DecoderKey.from_hex(CURRENCY_KEY), Ea.EA07))
+    meter = dict(METERS[CURRENCY_KEY])
+    meter["config"] = dict(meter["config"], services=list(range(8)), register_limit=limit)
+    start = initial_dict(meter)
+    start["registers"][sub] = min(have, limit)
+    state, result = enter_token(MeterState.from_dict(start), token, 0)
+    st_c = cdecoder.load(start)
+    res = cdecoder.enter(st_c, token, 0)
+    assert cdecoder.outcome(res) == result.outcome.value
+    assert cdecoder.dump(st_c, start) == state.to_dict()
