@@ -200,3 +200,20 @@ def test_interactive_meter_takes_keys_from_the_keyboard(tmp_path: Path, vending_
     finally:
         os.close(fd)
     assert Meter.load(FileStore(state), MeterSettings(), 0).credit_wh == 6_000
+
+
+def test_the_create_a_meter_example_of_the_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/meter-emulator.md, "Create a meter": the commands run as written (in a scratch directory)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "meter-emulator.md").read_text()
+    section = doc[doc.index("## Create a meter") :]
+    block = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n") + 4)]
+    commands = [line.split() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    assert [c[:3] for c in commands] == [["nguvu", "meter", "new"], ["nguvu", "meter", "show"]]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vending.hex").write_text("ABABABABABABABAB\n")
+    outputs = []
+    for command in commands:
+        result = runner.invoke(app, command[1:])
+        assert result.exit_code == 0, result.output
+        outputs.append(result.output)
+    assert "pan      600727000000000009" in outputs[1] and "bd       1993" in outputs[1]
