@@ -148,7 +148,7 @@ void app_update_relay(uint32_t now)
                                                  : APP_P("credit\n"));
         }
     }
-    if (credit <= APP_LOW_CREDIT_TENTHS) {
+    if (m->registers[0] <= APP_LOW_CREDIT_WH) {
         if (!g_app.low_reported) {
             g_app.low_reported = 1;
             app_send_p(APP_P("EVENT low_credit credit="));
@@ -227,7 +227,7 @@ void app_setup(void)
     g_app.saved_credit = g_app.p.meter.registers[0];
     /* Power-up: the relay takes its state silently (events report changes only). */
     g_app.relay_closed = (uint8_t)(!g_app.p.meter.tamper && g_app.p.meter.registers[0] != 0);
-    g_app.low_reported = (uint8_t)(app_credit_tenths() <= APP_LOW_CREDIT_TENTHS);
+    g_app.low_reported = (uint8_t)(g_app.p.meter.registers[0] <= APP_LOW_CREDIT_WH);
     hal_relay(g_app.relay_closed);
     app_send_p(APP_P("EVENT boot fw=" APP_FW "\n"));
     now = hal_millis();

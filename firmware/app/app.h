@@ -20,16 +20,16 @@
 extern "C" {
 #endif
 
-#define APP_FW                "nguvu-uno/0.1"
-#define APP_ENTRY_MAX         20
-#define APP_LINE_MAX          64
-#define APP_SCREEN_MS         5000u
-#define APP_ENTRY_TIMEOUT_MS  20000u
-#define APP_MPL_RETRY_MS      60000u
-#define APP_LOW_CREDIT_TENTHS 20u
-#define APP_WH_PER_TENTH      100u
-#define APP_PZEM_PERIOD_MS    1000u
-#define APP_SAVE_EVERY_WH     1000u /* consumption alone is written back once per 1.0 kWh */
+#define APP_FW               "nguvu-uno/0.1"
+#define APP_ENTRY_MAX        20
+#define APP_LINE_MAX         64
+#define APP_SCREEN_MS        5000u
+#define APP_ENTRY_TIMEOUT_MS 20000u
+#define APP_MPL_RETRY_MS     60000u
+#define APP_LOW_CREDIT_WH    2000u /* 2.0 kWh, compared with the Wh register as the emulator does */
+#define APP_WH_PER_TENTH     100u
+#define APP_PZEM_PERIOD_MS   1000u
+#define APP_SAVE_EVERY_WH    1000u /* consumption alone is written back once per 1.0 kWh */
 
 /* Relay-open reasons, in priority order. */
 enum { APP_OPEN_NONE = 0, APP_OPEN_CREDIT, APP_OPEN_MPL, APP_OPEN_TAMPER };

@@ -196,7 +196,7 @@ static void req_status(void)
     app_send_p(APP_P(" mpl="));
     app_fmt_u32(buf, (m->has & TC_HAS_MPL) ? m->mpl_watts : 0);
     app_send(buf);
-    app_send_p(credit <= APP_LOW_CREDIT_TENTHS ? APP_P(" low=1 pf=") : APP_P(" low=0 pf="));
+    app_send_p(m->registers[0] <= APP_LOW_CREDIT_WH ? APP_P(" low=1 pf=") : APP_P(" low=0 pf="));
     app_fmt_fixed(buf, g_app.pzem.pf_centi, 2);
     app_send(buf);
     app_send_p(APP_P("\n"));

@@ -211,7 +211,7 @@ static void idle_lines(char l1[17], char l2[17])
         app_fmt_pstr(l1 + 13, APP_P("kWh"));
     }
     if (g_app.relay_closed) {
-        word = (credit <= APP_LOW_CREDIT_TENTHS) ? APP_P("LOW CREDIT") : APP_P("Relay ON");
+        word = (g_app.p.meter.registers[0] <= APP_LOW_CREDIT_WH) ? APP_P("LOW CREDIT") : APP_P("Relay ON");
     } else if (g_app.open_reason == APP_OPEN_TAMPER) {
         word = APP_P("OFF Tamper");
     } else if (g_app.open_reason == APP_OPEN_MPL) {
