@@ -18,6 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from api.errors import ServiceError
 from api.payments.fields import is_e164
 
 __all__ = [
@@ -154,15 +155,11 @@ DeliverCallback = Callable[[Mapping[str, str], bytes], Awaitable[None]]
 AccountLookup = Callable[[str], Awaitable[bool]]
 
 
-class PaymentError(Exception):
-    """Root of operational payment errors. ``code`` is a stable machine-readable string."""
+class PaymentError(ServiceError):
+    """Root of operational payment errors (a ServiceError: stable ``code``, ``http_status`` at the edge)."""
 
     code = "payment_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    http_status = 502  # the provider failed us: a bad gateway, as far as our caller is concerned
 
 
 class PaymentCallbackError(PaymentError):
@@ -176,9 +173,13 @@ class PaymentCallbackError(PaymentError):
 
 
 class ProviderUnavailable(PaymentError):
-    """The provider could not be reached or answered 5xx / garbage: retry later (the core's workers)."""
+    """The provider could not be reached or answered 5xx / garbage: retry later (the core's workers).
+
+    At a callback route it becomes 503, so that the provider delivers the callback again later.
+    """
 
     code = "provider_unavailable"
+    http_status = 503
 
 
 class PaymentRejected(PaymentError):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from api.errors import ServiceError
 from api.payments.fields import is_e164
 
 __all__ = [
@@ -73,15 +74,11 @@ class DeliveryReport:
     retry_count: int | None = None
 
 
-class SmsError(Exception):
-    """Root of operational SMS errors. ``code`` is a stable machine-readable string."""
+class SmsError(ServiceError):
+    """Root of operational SMS errors (a ServiceError: stable ``code``); the outbox worker handles them."""
 
     code = "sms_error"
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    http_status = 502
 
 
 class SmsTemporaryError(SmsError):

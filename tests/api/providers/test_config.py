@@ -9,14 +9,22 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from api.errors import ServiceError
 from api.payments.airtel import AirtelConfig, AirtelMoney
-from api.payments.base import PaymentProvider, ProviderConfigError, ProviderUnavailable
+from api.payments.base import (
+    PaymentCallbackError,
+    PaymentProvider,
+    PaymentRejected,
+    ProviderConfigError,
+    ProviderUnavailable,
+)
 from api.payments.factory import build_payment_provider, load_payment_config
 from api.payments.fields import e164_from_digits, parse_amount
 from api.payments.mpesa import MpesaConfig, MpesaDaraja
 from api.payments.orange import OrangeConfig, OrangeMoney
 from api.payments.sandbox import SandboxConfig, SandboxWallet
 from api.payments.secret import Secret
+from api.sms.base import SmsPermanentError, SmsTemporaryError
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +149,13 @@ def test_provider_amounts_and_numbers() -> None:
     assert e164_from_digits("2547 ***** 126") is None  # Daraja masks numbers in newer versions
     assert e164_from_digits("e3b0c44298fc1c149afbf4c8996fb924") is None  # ... or hashes them
     assert e164_from_digits(None) is None and e164_from_digits("123") is None
+
+
+def test_errors_share_the_service_root_and_map_to_http() -> None:
+    assert ProviderUnavailable("down").http_status == 503  # the provider will redeliver
+    assert PaymentCallbackError("forged", http_status=401).http_status == 401
+    assert PaymentCallbackError("bad").http_status == 400
+    assert PaymentRejected("no").http_status == 502 and SmsPermanentError("no").http_status == 502
+    for exc in (ProviderUnavailable("x"), PaymentRejected("x"), SmsTemporaryError("x")):
+        assert isinstance(exc, ServiceError)
+    assert ProviderUnavailable("x", code="provider_timeout").code == "provider_timeout"
