@@ -38,7 +38,7 @@ from api.payments.base import (
     Verification,
 )
 from api.payments.env import EnvReader
-from api.payments.oauth import TokenCache
+from api.payments.oauth import TokenCache, lifetime
 from api.payments.secret import Secret
 from api.payments.transport import HttpResult, send
 
@@ -144,7 +144,7 @@ class AirtelMoney:
             raise ProviderUnavailable(
                 f"airtel: token request refused (HTTP {result.status_code})", code="provider_auth"
             )
-        return Secret(str(doc["access_token"])), float(doc.get("expires_in", 180))
+        return Secret(str(doc["access_token"])), lifetime(doc.get("expires_in"), 180.0)
 
     async def _send(self, method: str, path: str, *, json_body: Any = None, auth: bool = True) -> HttpResult:
         headers = {"Accept": "*/*", "X-Country": self._config.country, "X-Currency": self._config.currency}

@@ -43,7 +43,7 @@ from api.payments.mpesa_wire import (
     reject_c2b,
     stk_query_status,
 )
-from api.payments.oauth import TokenCache
+from api.payments.oauth import TokenCache, lifetime
 from api.payments.secret import Secret
 from api.payments.transport import HttpResult, send
 
@@ -143,7 +143,7 @@ class MpesaDaraja:
             raise ProviderUnavailable(
                 f"mpesa: token request refused (HTTP {result.status_code})", code="provider_auth"
             )
-        return Secret(str(doc["access_token"])), float(doc.get("expires_in", 3599))
+        return Secret(str(doc["access_token"])), lifetime(doc.get("expires_in"), 3599.0)
 
     async def _post(self, path: str, body: Mapping[str, Any]) -> HttpResult:
         token = await self._tokens.get()

@@ -12,10 +12,19 @@ from collections.abc import Awaitable, Callable
 
 from api.payments.secret import Secret
 
-__all__ = ["TokenCache"]
+__all__ = ["TokenCache", "lifetime"]
 
 # Refresh this many seconds before the provider says the token expires, to absorb clock skew and latency.
 _MARGIN_S = 30.0
+
+
+def lifetime(value: object, default: float) -> float:
+    """A token's ``expires_in`` ("3599", 180, or nothing) in seconds; ``default`` when unusable."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return default
+    return seconds if 0 < seconds < 86400 * 30 else default
 
 
 class TokenCache:

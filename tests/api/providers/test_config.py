@@ -21,6 +21,7 @@ from api.payments.base import (
 from api.payments.factory import build_payment_provider, load_payment_config
 from api.payments.fields import e164_from_digits, parse_amount
 from api.payments.mpesa import MpesaConfig, MpesaDaraja
+from api.payments.oauth import lifetime
 from api.payments.orange import OrangeConfig, OrangeMoney
 from api.payments.sandbox import SandboxConfig, SandboxWallet
 from api.payments.secret import Secret
@@ -159,3 +160,8 @@ def test_errors_share_the_service_root_and_map_to_http() -> None:
     for exc in (ProviderUnavailable("x"), PaymentRejected("x"), SmsTemporaryError("x")):
         assert isinstance(exc, ServiceError)
     assert ProviderUnavailable("x", code="provider_timeout").code == "provider_timeout"
+
+
+def test_token_lifetimes() -> None:
+    assert lifetime("3599", 1.0) == 3599.0 and lifetime(180, 1.0) == 180.0
+    assert all(lifetime(v, 7.0) == 7.0 for v in (None, "", "soon", "nan", "-5", 0, "1e12"))
