@@ -192,7 +192,7 @@ def emulate(
         raise UsageError(f"no meter state at {state_file}: create it with `nguvu meter new`")
     settings = _settings(load, time_factor, low_credit, voltage, save_every)
     clock = SystemClock()
-    meter = Meter.load(store, settings, clock.monotonic_ms())
+    meter = Meter.load(store, settings, clock.now_ms())
     link = _open_link(serial_url, tcp)
     hub = Hub(clock, tick_ms=tick_ms)
     hub.add(meter, link)
@@ -241,7 +241,7 @@ def fleet(
     load: Load = "constant:0",
     time_factor: TimeFactor = 1.0,
     low_credit: LowCredit = 2.0,
-    save_every: SaveEvery = 10.0,
+    save_every: SaveEvery = 60.0,
     tick_ms: Annotated[int, typer.Option(help="Simulation step in real ms.")] = 1000,
 ) -> None:
     """Run COUNT meters in one process; print each endpoint and write DIRECTORY/fleet.json."""
