@@ -17,15 +17,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from meter_emulator import decoding, lcd
+from meter_emulator import decoding, lcd, readout
 from meter_emulator.decoding import TokenOutcome, kwh_text
 from meter_emulator.keypad import Action, Keypad
-from meter_emulator.lcd import RelayWord, Screen
+from meter_emulator.lcd import Screen
+from meter_emulator.readout import FIRMWARE
 from meter_emulator.sensor import ConstantLoad, LoadProfile, Pzem, Reading
 from meter_emulator.store import StateStore
 
 FORMAT = "nguvu-meter/1"
-FIRMWARE = "nguvu-emu/0.1"
 SCREEN_MS = 5_000
 MPL_RETRY_MS = 60_000
 MAX_SEGMENT_SIM_MS = 900_000  # the load profile is sampled at least every 15 simulated minutes
@@ -320,72 +320,27 @@ class Meter:
         self._screen = screen
         self._screen_until = now_ms + SCREEN_MS
 
-    # ----- display ---------------------------------------------------------------------------------
+    # ----- what the meter shows (meter_emulator.readout) -------------------------------------------
 
     def screen(self, now_ms: int) -> Screen:
-        if self.keypad.digits and not self.keypad.expired(now_ms):
-            return lcd.entry_screen(self.keypad.digits)
-        if self._screen is not None and now_ms < self._screen_until:
-            return self._screen
-        reading = self.reading()
-        word = self._relay_word(now_ms)
-        return lcd.idle_screen(
-            self.credit_wh // 100, word, round(reading.power_w), self.locked_seconds(now_ms)
-        )
+        return readout.screen(self, now_ms)
 
-    def _relay_word(self, now_ms: int) -> RelayWord:
-        if self._relay_closed:
-            return RelayWord.LOW if self.credit_wh <= self.settings.low_credit_wh else RelayWord.ON
-        reason = self._relay_reason(now_ms)
-        return {"tamper": RelayWord.OFF_TAMPER, "mpl": RelayWord.OFF_MPL}.get(
-            reason or "", RelayWord.OFF_CREDIT
-        )
+    def transient_screen(self, now_ms: int) -> Screen | None:
+        """A token result or short-code screen still within its 5 s, if any."""
+        return self._screen if self._screen is not None and now_ms < self._screen_until else None
 
     def short_code_screen(self, code: str) -> Screen:
-        info = decoding.key_info(self.state)
-        reading = self.reading()
-        screens = {
-            "01": lambda: lcd.credit_screen(self.credit_wh // 100),
-            "02": lambda: lcd.power_screen(round(reading.power_w), reading.voltage_v, reading.current_a),
-            "03": lambda: lcd.last_token_screen(self.last_result),
-            "04": lambda: lcd.meter_number_screen(info.drn, info.sgc),
-            "05": lambda: lcd.key_screen(info.krn, info.ti, info.ken, info.kt),
-            "06": lambda: lcd.energy_screen(int(self.energy_wh)),
-        }
-        return screens.get(code, lcd.unknown_code_screen)()
-
-    # ----- protocol fields -------------------------------------------------------------------------
+        return readout.short_code_screen(self, code)
 
     def status_fields(self, now_ms: int) -> list[tuple[str, str]]:
-        reading = self.reading()
-        return [
-            ("credit", kwh_text(self.credit_wh)),
-            ("relay", "on" if self._relay_closed else "off"),
-            ("power", str(round(reading.power_w))),
-            ("voltage", f"{reading.voltage_v:.1f}"),
-            ("current", f"{reading.current_a:.3f}"),
-            ("energy", f"{int(self.energy_wh + 1e-9) / 1000:.3f}"),
-            ("tamper", "1" if self.state.tamper else "0"),
-            ("locked", str(self.locked_seconds(now_ms))),
-            ("mpl", str(decoding.mpl_watts(self.state))),
-            ("low", "1" if self.credit_wh <= self.settings.low_credit_wh else "0"),
-            ("pf", f"{reading.pf:.2f}"),
-        ]
+        return readout.status_fields(self, now_ms)
 
     def info_fields(self) -> list[tuple[str, str]]:
-        info = decoding.key_info(self.state)
-        return [
-            ("pan", info.pan),
-            ("drn", info.drn),
-            ("sgc", f"{info.sgc:06d}"),
-            ("ti", f"{info.ti:02d}"),
-            ("krn", str(info.krn)),
-            ("kt", str(info.kt)),
-            ("ken", str(info.ken)),
-            ("ea", info.ea),
-            ("bd", str(self.provenance.base_year)),
-            ("fw", FIRMWARE),
-        ]
+        return readout.info_fields(self)
+
+    def relay_reason(self, now_ms: int) -> str | None:
+        """Why the relay is (or would be) open: tamper, credit, mpl; None when it may close."""
+        return self._relay_reason(now_ms)
 
 
 def _accept_detail(outcome: TokenOutcome) -> str:
