@@ -135,8 +135,9 @@ class UrlLink:
 class TcpLink:
     """A loopback TCP port that hosts reach with pyserial's `socket://127.0.0.1:PORT`.
 
-    It listens until a host connects, serves that connection, and listens again when it closes; a new
-    connection replaces an old one. `fileno` changes between the two states (the hub follows it).
+    It listens until a host connects, serves that connection, and listens again when it closes (one host
+    at a time, like a serial cable; a second one waits in the backlog). `fileno` changes between the two
+    states (the hub follows it). A partial line is forgotten when its host disconnects.
     """
 
     __slots__ = ("_conn", "_listener", "_name")

@@ -57,3 +57,33 @@ def test_a_thousand_meters_in_one_loop(tmp_path: Path) -> None:
         stop = True
         loop.join(5)
         hub.close()
+
+
+def test_tcp_endpoint_serves_one_host_after_another() -> None:
+    import socket
+
+    from emulator_kit import ManualClock, new_meter
+
+    from meter_emulator.links import TcpLink
+
+    clock = SystemClock()
+    hub = Hub(clock, tick_ms=100)
+    link = TcpLink()
+    hub.add(new_meter(ManualClock(clock.now_ms())), link)
+    stop = False
+    loop = threading.Thread(target=hub.run, args=(lambda: stop,), daemon=True)
+    loop.start()
+    host, port = link.name.removeprefix("socket://").split(":")
+    try:
+        for attempt in range(3):
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                # the first host leaves a partial line behind; the next ones must not see it
+                conn.sendall(b"STATUS\nTOKEN 1234" if attempt == 0 else b"STATUS\n")
+                received = b""
+                while b"STATUS credit=" not in received or not received.endswith(b"\n"):
+                    received += conn.recv(4096)
+                assert b"ERROR" not in received and b"RESULT" not in received
+    finally:
+        stop = True
+        loop.join(5)
+        hub.close()
