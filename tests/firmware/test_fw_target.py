@@ -235,3 +235,27 @@ def test_ea11_meter_accepts_misty1_token(simulator: Simulator, tmp_path: Path) -
         "INFO pan=600727000000000009 drn=00000000000 sgc=123457 ti=01 krn=1 kt=2 ken=255 ea=11 bd=1993"
         " fw=nguvu-uno/0.1",
     ]
+
+
+def test_key_change_over_uart_survives_power_cycle(simulator: Simulator, tmp_path: Path) -> None:
+    """The published KCT pair (sts-notes 4.3, tests/vectors/ea07.json): new key TI 02, entered 2nd
+    section first; afterwards tokens of the new key are accepted and tokens of the old key are not."""
+    ee = tmp_path / "ee.bin"
+    first, second = "51638423060042734509", "15361891762113502242"
+    new_issuer = Issuer(
+        MeterProfile(
+            parse_pan("600727000000000009"), KeyParams(sgc=123456, ti=2, krn=1, base_date=BaseDate.Y1993)
+        ),
+        DecoderKey.from_hex("060B8643C59A27F1"),
+    )
+    new_token = new_issuer.credit("4", at=datetime(2024, 6, 1, 8, 0), rnd=2).token
+    run = simulator.run([f"TOKEN {second}", f"TOKEN {first}", "LCD", "INFO"], ee)
+    assert run.replies() == [
+        "RESULT kct_1st_pending",
+        "RESULT accept krn=1 ti=02 kt=2 ken=255 credit=0.0",
+        "LCD |Accept          |Key changed     |",
+        "INFO pan=600727000000000009 drn=00000000000 sgc=123456 ti=02 krn=1 kt=2 ken=255 ea=07 bd=1993"
+        " fw=nguvu-uno/0.1",
+    ]
+    after = simulator.run([f"TOKEN {credit('1', 5)}", f"TOKEN {new_token}"], ee)
+    assert after.replies() == ["RESULT crc_error fails=1", "RESULT accept amount=4.0 credit=4.0"]
