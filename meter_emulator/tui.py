@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import curses
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import Protocol
 
+from meter_emulator.clock import Clock
 from meter_emulator.hub import Hub
 from meter_emulator.meter import Meter
 from meter_emulator.sensor import ConstantLoad
@@ -31,29 +34,79 @@ KEYMAP = {
 }
 
 
+class Terminal(Protocol):
+    """The person's terminal: keys in (codes, -1 when none is waiting), rows of text out."""
+
+    def key(self) -> int: ...
+
+    def render(self, rows: list[str]) -> None: ...
+
+
+class CursesTerminal:
+    def __init__(self, window: curses.window) -> None:
+        self.window = window
+        window.nodelay(True)
+        window.keypad(True)
+        curses.curs_set(0)
+
+    def key(self) -> int:
+        return self.window.getch()
+
+    def render(self, rows: list[str]) -> None:
+        self.window.erase()
+        height, width = self.window.getmaxyx()
+        for y, row in enumerate(rows[: height - 1]):
+            self.window.addnstr(y, 0, row, width - 1)
+        self.window.refresh()
+
+
+def panel(meter: Meter, now_ms: int, endpoint: str, log: Iterable[str] = ()) -> list[str]:
+    """The rows the terminal meter shows: the 16x2 LCD in a frame, then the relay and live readings."""
+    lcd = meter.screen(now_ms)
+    status = dict(meter.status_fields(now_ms))
+    info = dict(meter.info_fields())
+    return [
+        "+----------------+",
+        f"|{lcd.line1}|",
+        f"|{lcd.line2}|",
+        "+----------------+",
+        "",
+        f"Relay  : {'CLOSED (power on)' if meter.relay_closed else 'OPEN (power off)'}",
+        f"Credit : {status['credit']} kWh    low={status['low']}  locked={status['locked']} s",
+        f"Reading: {status['voltage']} V  {status['current']} A  {status['power']} W  pf {status['pf']}",
+        f"Energy : {status['energy']} kWh   MPL: {status['mpl']} W   tamper: {status['tamper']}",
+        f"Load   : {meter.settings.profile}  x{meter.settings.time_factor:g} time",
+        f"Meter  : PAN {info['pan']}  SGC {info['sgc']}  TI {info['ti']}  KRN {info['krn']}",
+        f"Serial : {endpoint}",
+        "",
+        "Keys: 0-9, Backspace=delete, Enter=enter, a-d=short keys, +/- load, t=tamper, q=quit",
+        "",
+        *log,
+    ]
+
+
 class TerminalMeter:
-    def __init__(self, screen: curses.window, hub: Hub, meter: Meter, endpoint: str) -> None:
-        self.screen = screen
-        self.hub = hub
+    """Keys from the terminal to the meter, and the panel back to the terminal."""
+
+    def __init__(self, terminal: Terminal, clock: Clock, meter: Meter, endpoint: str) -> None:
+        self.terminal = terminal
+        self.clock = clock
         self.meter = meter
         self.endpoint = endpoint
         self.log: deque[str] = deque(maxlen=6)
         self.quit = False
-        screen.nodelay(True)
-        screen.keypad(True)
-        curses.curs_set(0)
 
     def on_key(self) -> None:
-        while (code := self.screen.getch()) != -1:
+        while (code := self.terminal.key()) != -1:
+            now = self.clock.now_ms()
             if code in (ord("q"), ord("Q")):
                 self.quit = True
             elif code in (ord("t"), ord("T")):
-                now = self.hub.clock.now_ms()
                 self.meter.set_tamper(not self.meter.state.tamper, now)
             elif code in (ord("+"), ord("-")):
                 self._nudge_load(100.0 if code == ord("+") else -100.0)
             elif code in KEYMAP:
-                outcome = self.meter.press(KEYMAP[code], self.hub.clock.now_ms(), announce=True)
+                outcome = self.meter.press(KEYMAP[code], now, announce=True)
                 if outcome is not None:
                     self.log.append("keypad: " + outcome.line("token"))
         self.draw()
@@ -65,40 +118,14 @@ class TerminalMeter:
             self.meter.settings = replace(self.meter.settings, profile=ConstantLoad(watts))
 
     def draw(self) -> None:
-        now = self.hub.clock.now_ms()
-        lcd = self.meter.screen(now)
-        status = dict(self.meter.status_fields(now))
-        info = dict(self.meter.info_fields())
-        rows = [
-            "+----------------+",
-            f"|{lcd.line1}|",
-            f"|{lcd.line2}|",
-            "+----------------+",
-            "",
-            f"Relay  : {'CLOSED (power on)' if self.meter.relay_closed else 'OPEN (power off)'}",
-            f"Credit : {status['credit']} kWh    low={status['low']}  locked={status['locked']} s",
-            f"Reading: {status['voltage']} V  {status['current']} A  {status['power']} W  pf {status['pf']}",
-            f"Energy : {status['energy']} kWh   MPL: {status['mpl']} W   tamper: {status['tamper']}",
-            f"Load   : {self.meter.settings.profile}  x{self.meter.settings.time_factor:g} time",
-            f"Meter  : PAN {info['pan']}  SGC {info['sgc']}  TI {info['ti']}  KRN {info['krn']}",
-            f"Serial : {self.endpoint}",
-            "",
-            "Keys: 0-9, Backspace=delete, Enter=enter, a-d=short keys, +/- load, t=tamper, q=quit",
-            "",
-            *self.log,
-        ]
-        self.screen.erase()
-        height, width = self.screen.getmaxyx()
-        for y, row in enumerate(rows[: height - 1]):
-            self.screen.addnstr(y, 0, row, width - 1)
-        self.screen.refresh()
+        self.terminal.render(panel(self.meter, self.clock.now_ms(), self.endpoint, self.log))
 
 
 def run_terminal(hub: Hub, meter: Meter, endpoint: str) -> None:
     """Run the interactive meter until the person presses q (the caller saves and closes the hub)."""
 
-    def main(screen: curses.window) -> None:
-        ui = TerminalMeter(screen, hub, meter, endpoint)
+    def main(window: curses.window) -> None:
+        ui = TerminalMeter(CursesTerminal(window), hub.clock, meter, endpoint)
         hub.add_reader(0, ui.on_key)
         hub.on_change = ui.draw
         ui.draw()
