@@ -60,7 +60,7 @@ class Hub:
     def step(self, max_wait_ms: int | None = None) -> None:
         """Wait for input (at most until the next tick), serve it, and tick when due."""
         now = self.clock.now_ms()
-        wait = max(0, self._next_tick - now)
+        wait = min(max(0, self._next_tick - now), self.tick_ms)  # also when the clock was set back
         if max_wait_ms is not None:
             wait = min(wait, max_wait_ms)
         for key, mask in self._selector.select(wait / 1000):
@@ -73,7 +73,7 @@ class Hub:
             else:
                 target()
         now = self.clock.now_ms()
-        if now >= self._next_tick:
+        if now >= self._next_tick or self._next_tick - now > self.tick_ms:
             self._next_tick = now + self.tick_ms
             self.tick(now)
 

@@ -23,7 +23,7 @@ from meter_emulator.keypad import Action, Keypad
 from meter_emulator.lcd import Screen
 from meter_emulator.readout import FIRMWARE
 from meter_emulator.sensor import ConstantLoad, LoadProfile, Pzem, Reading
-from meter_emulator.store import StateStore
+from meter_emulator.store import StateStore, StorageError
 
 FORMAT = "nguvu-meter/1"
 SCREEN_MS = 5_000
@@ -118,7 +118,7 @@ class Meter:
             doc = json.loads(raw)
         except ValueError:
             raise ValueError("the meter state is not JSON") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or "decoder" not in doc:
             raise ValueError("not a meter state document")
         ident = doc.get("identity", {})
         provenance = Provenance(int(ident.get("base_date", 2014)), str(ident.get("dkga", "02")))
@@ -154,6 +154,13 @@ class Meter:
         self.store.save(self.document(self.state, now_ms, self.last_result))
         self._last_save_ms = now_ms
         self._dirty = False
+
+    def _try_save(self, now_ms: int) -> None:
+        """Background saves (consumption, relay) retry at the next interval when the store fails."""
+        try:
+            self.save(now_ms)
+        except StorageError:
+            self._last_save_ms = now_ms
 
     # ----- events -----------------------------------------------------------------------------------
 
@@ -207,7 +214,7 @@ class Meter:
         """Relay and low-credit warning after anything that changed the credit or the limits."""
         if self._switch_relay(now_ms):
             self._dirty = True
-            self.save(now_ms)
+            self._try_save(now_ms)
         low = self.credit_wh <= self.settings.low_credit_wh
         if low and not self._low:
             self.emit(f"EVENT low_credit credit={kwh_text(self.credit_wh)}")
@@ -218,14 +225,16 @@ class Meter:
     def advance(self, now_ms: int) -> None:
         """Run the simulation up to `now_ms`: energy, credit countdown, relay, MPL, periodic save."""
         last = self._last_ms if self._last_ms is not None else now_ms
-        if now_ms > last:
+        if now_ms < last:  # the clock was set back: measure from the new time on
+            self._last_ms = now_ms
+        elif now_ms > last:
             self._last_ms = now_ms
             self._integrate(max(last, now_ms - MAX_GAP_MS), now_ms)
         if self.keypad.expired(now_ms):
             self.keypad.clear()
         self._after_change(now_ms)
         if self._dirty and now_ms - self._last_save_ms >= self.settings.persist_interval_ms:
-            self.save(now_ms)
+            self._try_save(now_ms)
 
     def _integrate(self, start_ms: int, end_ms: int) -> None:
         """Consume energy between two host instants, in segments of at most 15 simulated minutes."""

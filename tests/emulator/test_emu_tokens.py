@@ -241,3 +241,17 @@ def test_a_token_that_cannot_be_stored_is_not_applied() -> None:
     assert send(broken, clock, f"TOKEN {token}") == "ERROR storage"
     assert broken.credit_wh == 0
     assert send(meter, clock, f"TOKEN {token}").startswith("RESULT accept")  # the token is still good
+
+
+def test_background_saves_survive_a_failing_store() -> None:
+    """Consumption and relay saves that fail are retried later; they never stop the meter."""
+    from meter_emulator.sensor import ConstantLoad
+
+    clock, vendor = ManualClock(), Vendor()
+    settings = MeterSettings(profile=ConstantLoad(1000.0), time_factor=3600.0, persist_interval_ms=100)
+    meter = new_meter(clock, settings)
+    meter.enter_token(vendor.credit("1").token, clock.now)
+    broken = Meter.load(FailingStore(meter.store.load()), settings, clock.now)
+    for _ in range(20):
+        broken.advance(clock.advance(500))  # runs out of credit: the relay opens, the save fails
+    assert broken.credit_wh == 0 and not broken.relay_closed
