@@ -235,6 +235,15 @@ void app_setup(void)
     app_update_relay(now);
 }
 
+/* The tamper switch sets the tamper flag (kept in EEPROM); only a clear-tamper token clears it. */
+static void check_tamper(void)
+{
+    if (hal_tamper() && !g_app.p.meter.tamper) {
+        g_app.p.meter.tamper = 1;
+        save_now();
+    }
+}
+
 void app_loop(void)
 {
     int16_t c;
@@ -248,6 +257,7 @@ void app_loop(void)
     if (key != 0 && app_ui_key(key, &r) == 1) {
         app_event_token(&r);
     }
+    check_tamper();
     now = hal_millis();
     if ((uint32_t)(now - g_app.pzem_last_ms) >= APP_PZEM_PERIOD_MS) {
         poll_sensor(now);

@@ -14,6 +14,7 @@ extern "C" {
 #define HAL_PIN_MARKER  13 /* PB5, the on-board LED: raised around a token decode for cycle counts */
 #define HAL_PIN_PZEM_RX 10
 #define HAL_PIN_PZEM_TX 11
+#define HAL_PIN_TAMPER  14 /* A0 (PC0): cover switch to GND, closed when the cover is opened */
 
 typedef struct {
     uint16_t voltage_dv; /* 0.1 V */
@@ -29,6 +30,9 @@ uint32_t hal_millis(void);
 /* Relay: 1 = closed (load supplied), 0 = open. */
 void hal_relay(uint8_t closed);
 void hal_marker(uint8_t on);
+
+/* 1 while the tamper switch (cover) reports an opening, debounced; 0 when closed or not fitted. */
+uint8_t hal_tamper(void);
 
 /* One keypad scan; returns the key character of a new, debounced press, or 0. */
 char hal_keypad_poll(void);

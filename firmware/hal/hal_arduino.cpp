@@ -165,6 +165,21 @@ uint8_t hal_pzem_read(hal_pzem_t *out)
     return 1;
 }
 
+/* ---- tamper switch: active low with the internal pull-up, so a board without one reads "no tamper" ---- */
+uint8_t hal_tamper(void)
+{
+    static uint8_t count;
+    /* 5 consecutive low readings (one per main loop pass) before it counts: no trip on a glitch. */
+    if (digitalRead(HAL_PIN_TAMPER) == LOW) {
+        if (count < 5) {
+            count++;
+        }
+    } else {
+        count = 0;
+    }
+    return (uint8_t)(count >= 5);
+}
+
 /* ---- the rest ---- */
 void hal_init(void)
 {
@@ -172,6 +187,7 @@ void hal_init(void)
     pinMode(HAL_PIN_RELAY, OUTPUT);
     digitalWrite(HAL_PIN_RELAY, LOW);
     pinMode(HAL_PIN_MARKER, OUTPUT);
+    pinMode(HAL_PIN_TAMPER, INPUT_PULLUP);
     digitalWrite(HAL_PIN_MARKER, LOW);
     for (uint8_t i = 0; i < 4; i++) {
         pinMode(KP_ROWS[i], INPUT);

@@ -85,3 +85,8 @@ void hal_eeprom_write(uint16_t addr, const void *buf, uint16_t len)
         g_host.eeprom_writes += len;
     }
 }
+
+uint8_t hal_tamper(void)
+{
+    return g_host.tamper;
+}

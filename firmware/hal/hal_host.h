@@ -10,6 +10,7 @@ typedef struct {
     uint32_t rx_len;
     uint32_t rx_pos;
     char key;
+    uint8_t tamper;
     uint8_t relay;
     char lcd[32];
     uint8_t pzem_ok;

@@ -13,8 +13,10 @@
  *                  or a terminal opens like /dev/ttyACM0; the simulation then runs in real time until
  *                  SIGINT/SIGTERM, and stdin only takes '!' commands
  *
- * Commands (stdin lines starting with '!'): !wait MS, !press K, !release, !key K, !load W [V] [PF],
- * !energy WH, !pzem on|off, !lcd, !cycles, !cut N, !quit. Events go to stderr, prefixed with '#'.
+ *   tamper switch    PC0 (A0), pulled up; !pin C0 0 = cover opened
+ *
+ * Commands (stdin lines starting with '!'): !wait MS, !press K, !release, !key K, !load W [V] [PF], !pin C0
+ * 0|1, !energy WH, !pzem on|off, !lcd, !cycles, !cut N, !quit. Events go to stderr, prefixed with '#'.
  * Written for simavr 1.6 (see /work/shared/docs/firmware-toolchain.md for the pitfalls handled). */
 #define _DEFAULT_SOURCE
 #define _XOPEN_SOURCE 600
@@ -124,12 +126,13 @@ static int kp_row = -1, kp_col = -1;
 
 /* Inputs driven from outside. simavr re-raises the "external" pull value of every input pin of a port
  * on each write to that port's PORT register, so the value is kept in the external state too. */
-static uint8_t ext_value[2] = {0x04, 0x3C}; /* [0] port B (PB2: PZEM TX line), [1] port D (columns) */
-static const uint8_t ext_mask[2] = {0x04, 0x3C};
+static uint8_t ext_value[3] = {0x04, 0x3C,
+                               0x01}; /* B: PB2 (PZEM TX line); D: keypad columns; C: PC0 tamper */
+static const uint8_t ext_mask[3] = {0x04, 0x3C, 0x01};
 
 static void set_input(char port, uint8_t bit, uint8_t level)
 {
-    int i = port == 'B' ? 0 : 1;
+    int i = port == 'B' ? 0 : port == 'D' ? 1 : 2;
     uint8_t v = level ? (uint8_t)(ext_value[i] | (1u << bit)) : (uint8_t)(ext_value[i] & ~(1u << bit));
     if (v != ext_value[i]) {
         ext_value[i] = v;
@@ -651,6 +654,13 @@ static int command(char *line)
     } else if (!strcmp(line, "!energy")) {
         energy_update();
         energy_wh = atof(arg);
+    } else if (!strcmp(line, "!pin")) {
+        /* !pin C0 0: drive an external input (PC0 = tamper switch; low = cover opened) */
+        if (strlen(arg) >= 4 && arg[0] == 'C' && arg[1] == '0') {
+            set_input('C', 0, (uint8_t)atoi(arg + 3));
+        } else {
+            fprintf(stderr, "#ERR unsupported pin %s\n", arg);
+        }
     } else if (!strcmp(line, "!pzem")) {
         pzem_enabled = strcmp(arg, "off") != 0;
     } else if (!strcmp(line, "!lcd")) {
@@ -748,8 +758,11 @@ int main(int argc, char **argv)
     avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('D'), &ext_d);
     avr_ioport_external_t ext_b = {.name = 'B', .mask = 0x04, .value = 0x04};
     avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('B'), &ext_b);
+    avr_ioport_external_t ext_c = {.name = 'C', .mask = 0x01, .value = 0x01};
+    avr_ioctl(avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('C'), &ext_c);
     avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 3), soft_tx_hook, NULL);
     set_input('B', 2, 1);
+    set_input('C', 0, 1);
     for (int c = 0; c < 4; c++) {
         set_input(KP_COL[c].port, KP_COL[c].bit, 1);
     }

@@ -1,7 +1,7 @@
 /* Runs the meter application (app/) on the host over hal_host.c, driven like the simavr harness:
  * stdin lines go to the serial input (each followed by LF), lines starting with '!' are commands:
- * !wait MS, !key K, !load W, !energy WH, !pzem on|off, !raw HEX (bytes without LF). The loop runs
- * 1 ms of meter time per iteration; the sensor's energy integrates the load while the relay is closed.
+ * !wait MS, !key K, !load W, !energy WH, !pzem on|off, !tamper 0|1, !raw HEX (bytes without LF). The loop
+ * runs 1 ms of meter time per iteration; the sensor's energy integrates the load while the relay is closed.
  * Usage: apphost [eeprom.bin] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +69,9 @@ int main(int argc, char **argv)
         } else if (strncmp(line, "!energy ", 8) == 0) {
             energy_acc = atof(line + 8);
             g_host.energy_wh = (uint32_t)energy_acc;
+        } else if (strncmp(line, "!tamper ", 8) == 0) {
+            g_host.tamper = (uint8_t)atoi(line + 8);
+            run_ms(20);
         } else if (strncmp(line, "!pzem ", 6) == 0) {
             g_host.pzem_ok = strcmp(line + 6, "off") != 0;
         } else if (strncmp(line, "!raw ", 5) == 0) {

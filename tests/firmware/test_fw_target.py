@@ -259,3 +259,22 @@ def test_key_change_over_uart_survives_power_cycle(simulator: Simulator, tmp_pat
     ]
     after = simulator.run([f"TOKEN {credit('1', 5)}", f"TOKEN {new_token}"], ee)
     assert after.replies() == ["RESULT crc_error fails=1", "RESULT accept amount=4.0 credit=4.0"]
+
+
+def test_tamper_switch_opens_relay_until_clear_tamper_token(simulator: Simulator, tmp_path: Path) -> None:
+    ee = tmp_path / "ee.bin"
+    clear = ISSUER.clear_tamper(at=datetime(2024, 5, 1, 11, 0), rnd=1).token
+    run = simulator.run(
+        [f"TOKEN {credit('3', 6)}", "!pin C0 0", "!wait 5200", "!pin C0 1", "STATUS", "LCD"], ee
+    )
+    status, lcd = run.replies()[1:]
+    assert " relay=off " in status and " tamper=1 " in status
+    assert "EVENT relay state=off reason=tamper" in run.uart
+    assert lcd == "LCD |Cr        3.0kWh|OFF Tamper    0W|"
+    # The flag is kept across a power cycle (cover closed again) until a clear-tamper token.
+    after = simulator.run(["STATUS", f"TOKEN {clear}", "STATUS"], ee)
+    before, result, cleared = after.replies()
+    assert " relay=off " in before and " tamper=1 " in before
+    assert result == "RESULT accept tamper=0 credit=3.0"
+    assert " relay=on " in cleared and " tamper=0 " in cleared
+    assert "EVENT relay state=on" in after.uart
