@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -179,6 +180,10 @@ def emulate(
         str | None, typer.Option(help="Listen on HOST:PORT for `socket://` hosts instead of a pty.")
     ] = None,
     headless: Annotated[bool, typer.Option(help="No terminal UI: print the endpoint and serve.")] = False,
+    link_path: Annotated[
+        Path | None,
+        typer.Option("--link", help="Also make PATH a symlink to the pty (a stable device name)."),
+    ] = None,
     load: Load = "constant:0",
     time_factor: TimeFactor = 1.0,
     low_credit: LowCredit = 2.0,
@@ -194,6 +199,10 @@ def emulate(
     clock = SystemClock()
     meter = Meter.load(store, settings, clock.now_ms())
     link = _open_link(serial_url, tcp)
+    if link_path is not None:
+        if not isinstance(link, PtyLink):
+            raise UsageError("--link names a pty: it cannot be combined with --serial or --tcp")
+        _replace_symlink(link_path, link.name)
     hub = Hub(clock, tick_ms=tick_ms)
     hub.add(meter, link)
     try:
@@ -206,6 +215,17 @@ def emulate(
             run_terminal(hub, meter, link.name)
     finally:
         hub.close()
+        if link_path is not None:
+            with contextlib.suppress(OSError):
+                link_path.unlink()
+
+
+def _replace_symlink(path: Path, target: str) -> None:
+    if path.exists() and not path.is_symlink():
+        raise UsageError(f"{path} exists and is not a symlink: not replacing it")
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    path.symlink_to(target)
 
 
 def _open_link(serial_url: str | None, tcp: str | None) -> Link:

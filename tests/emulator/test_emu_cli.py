@@ -85,13 +85,25 @@ def test_bad_input_is_a_usage_error(tmp_path: Path, vending_key_file: Path) -> N
 
 def test_emulate_headless_serves_a_pty_and_saves_on_sigterm(tmp_path: Path, vending_key_file: Path) -> None:
     state = new_meter_file(tmp_path, vending_key_file)
-    command = [sys.executable, "-c", NGUVU_METER, "meter", "emulate", str(state), "--headless"]
+    link = tmp_path / "ttyMETER0"
+    command = [
+        sys.executable,
+        "-c",
+        NGUVU_METER,
+        "meter",
+        "emulate",
+        str(state),
+        "--headless",
+        "--link",
+        str(link),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().split()
         assert line[0] == "SERIAL" and line[1].startswith("/dev/pts/")
-        host = SerialHost(line[1])
+        assert os.path.realpath(link) == line[1]
+        host = SerialHost(str(link))
         token = Vendor().credit("8").token
         assert host.request(f"TOKEN {token}") == "RESULT accept amount=8.0 credit=8.0"
         host.close()
@@ -101,6 +113,7 @@ def test_emulate_headless_serves_a_pty_and_saves_on_sigterm(tmp_path: Path, vend
         if proc.stdout is not None:
             proc.stdout.close()
     assert Meter.load(FileStore(state), MeterSettings(), 0).credit_wh == 8_000
+    assert not link.is_symlink()  # removed on the way out
 
 
 def test_emulate_attaches_to_a_pyserial_url(tmp_path: Path, vending_key_file: Path) -> None:
