@@ -204,7 +204,8 @@ class AirtelMoney:
             return PaymentEvent(
                 self.name, None, reference, PaymentStatus.UNKNOWN, None, None, None, message=message
             )
-        txn = doc.get("data", {}).get("transaction") if isinstance(doc, dict) else None
+        data = doc.get("data") if isinstance(doc, dict) else None
+        txn = data.get("transaction") if isinstance(data, dict) else None
         if not isinstance(txn, dict) or "status" not in txn:
             raise ProviderUnavailable(f"airtel: status answer without a transaction ({code})")
         status = _STATUS.get(str(txn["status"]).upper(), PaymentStatus.UNKNOWN)

@@ -195,8 +195,11 @@ class MpesaDaraja:
         result = await self._post("/mpesa/stkpush/v1/processrequest", body)
         doc = parse_json(result.body)
         if result.status_code == 200 and str(doc.get("ResponseCode")) == "0":
+            checkout_id = doc.get("CheckoutRequestID")
+            if not checkout_id:
+                raise ProviderUnavailable("mpesa: STK push accepted without a CheckoutRequestID")
             return CollectionStarted(
-                str(doc["CheckoutRequestID"]), PaymentStatus.PENDING, str(doc.get("CustomerMessage", ""))
+                str(checkout_id), PaymentStatus.PENDING, str(doc.get("CustomerMessage", ""))
             )
         message = str(doc.get("errorMessage") or doc.get("ResponseDescription") or "")
         if result.status_code >= 500:

@@ -69,7 +69,7 @@ class FakeAirtel(FakeProvider):
 
     def routes(self) -> list[Route]:
         return [
-            Route("/auth/oauth2/token", self.api(self.token), methods=["POST"]),
+            Route("/auth/oauth2/token", self.api(self.token, token=True), methods=["POST"]),
             Route("/merchant/v1/payments/", self.api(self.collect), methods=["POST"]),
             Route("/standard/v1/payments/{id}", self.api(self.enquiry), methods=["GET"]),
         ]

@@ -42,7 +42,9 @@ class FakeProvider:
     def routes(self) -> list[Route]:
         raise NotImplementedError
 
-    def api(self, endpoint: Endpoint) -> Endpoint:
+    def api(self, endpoint: Endpoint, *, token: bool = False) -> Endpoint:
+        """Wrap an API route with the knobs; ``token`` marks the OAuth route (spared by ``garbage``)."""
+
         async def wrapped(request: Request) -> Response:
             body = await request.body()
             self.requests.append(Recorded(request.method, request.url.path, dict(request.headers), body))
@@ -51,6 +53,9 @@ class FakeProvider:
             if self.knobs.fail_next > 0:
                 self.knobs.fail_next -= 1
                 return Response(b"Service Unavailable", status_code=503, media_type="text/plain")
+            if self.knobs.garbage is not None and not token:
+                status, content = self.knobs.garbage
+                return Response(content, status_code=status, media_type="application/octet-stream")
             return await endpoint(request)
 
         return wrapped

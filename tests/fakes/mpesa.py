@@ -61,7 +61,7 @@ class FakeDaraja(FakeProvider):
 
     def routes(self) -> list[Route]:
         return [
-            Route("/oauth/v1/generate", self.api(self.oauth), methods=["GET"]),
+            Route("/oauth/v1/generate", self.api(self.oauth, token=True), methods=["GET"]),
             Route("/mpesa/stkpush/v1/processrequest", self.api(self.stk_push), methods=["POST"]),
             Route("/mpesa/stkpushquery/v1/query", self.api(self.stk_query), methods=["POST"]),
             Route("/mpesa/c2b/v1/registerurl", self.api(self.register), methods=["POST"]),

@@ -35,6 +35,7 @@ class Knobs:
     fail_next: int = 0  # the next N API requests answer 503
     delay_s: float = 0.0  # every API answer waits this long ("slow")
     callback_delay_s: float = 0.02  # time the simulated payer takes before the callback goes out
+    garbage: tuple[int, bytes] | None = None  # every API route but OAuth answers this (status, body)
 
 
 @dataclass(frozen=True)
