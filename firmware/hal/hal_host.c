@@ -1,6 +1,7 @@
 /* The host implementation of hal.h, for running the meter application on a PC under test (and under
  * ASan/UBSan): time, keys, sensor readings and serial input come from the test driver
  * (test/apphost.c); serial output goes to stdout, relay and LCD changes to stderr. */
+#include <setjmp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,11 +79,24 @@ void hal_eeprom_read(uint16_t addr, void *buf, uint16_t len)
     }
 }
 
+/* Byte by byte, like the chip; with a power cut armed (cut_after bytes left), power fails right after
+ * the last byte the EEPROM got: control goes back to the driver, which powers the meter up again. */
 void hal_eeprom_write(uint16_t addr, const void *buf, uint16_t len)
 {
-    if ((uint32_t)addr + len <= sizeof g_host.eeprom) {
-        memcpy(g_host.eeprom + addr, buf, len);
-        g_host.eeprom_writes += len;
+    const uint8_t *b = (const uint8_t *)buf;
+    uint16_t i;
+    if ((uint32_t)addr + len > sizeof g_host.eeprom) {
+        return;
+    }
+    for (i = 0; i < len; i++) {
+        if (g_host.eeprom[addr + i] == b[i]) {
+            continue; /* eeprom_update_block skips unchanged bytes */
+        }
+        g_host.eeprom[addr + i] = b[i];
+        g_host.eeprom_writes++;
+        if (g_host.cut_after != 0 && --g_host.cut_after == 0) {
+            longjmp(g_host.power_fail, 1);
+        }
     }
 }
 

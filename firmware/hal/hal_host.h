@@ -2,6 +2,7 @@
 #ifndef HAL_HOST_H
 #define HAL_HOST_H
 
+#include <setjmp.h>
 #include <stdint.h>
 
 typedef struct {
@@ -18,6 +19,8 @@ typedef struct {
     uint32_t energy_wh;
     uint8_t eeprom[1024];
     uint32_t eeprom_writes;
+    uint32_t cut_after; /* power fails after this many more EEPROM byte writes (0: never) */
+    jmp_buf power_fail; /* where a power cut returns to */
 } hal_host_t;
 
 extern hal_host_t g_host;

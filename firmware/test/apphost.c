@@ -1,6 +1,7 @@
 /* Runs the meter application (app/) on the host over hal_host.c, driven like the simavr harness:
  * stdin lines go to the serial input (each followed by LF), lines starting with '!' are commands:
- * !wait MS, !key K, !load W, !energy WH, !pzem on|off, !tamper 0|1, !raw HEX (bytes without LF). The loop
+ * !wait MS, !key K, !load W, !energy WH, !pzem on|off, !tamper 0|1, !raw HEX (bytes without LF),
+ * !cut N (power cut after N more EEPROM byte writes: prints CUT, then the meter powers up again). The loop
  * runs 1 ms of meter time per iteration; the sensor's energy integrates the load while the relay is closed.
  * Usage: apphost [eeprom.bin] */
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "hal_host.h"
 
 static double energy_acc;
+static volatile int in_request; /* a request line is being processed (its token save, if any) */
 
 static void tick(void)
 {
@@ -54,6 +56,17 @@ int main(int argc, char **argv)
         fclose(f);
     }
     g_host.pzem_ok = 1;
+    if (setjmp(g_host.power_fail) != 0) {
+        /* Power cut: RAM is gone, the EEPROM and the sensor's energy register stay. */
+        fflush(stdout);
+        puts(in_request ? "CUT request" : "CUT");
+        in_request = 0;
+        memset(&g_app, 0, sizeof g_app);
+        g_host.relay = 0;
+        g_host.key = 0;
+        g_host.rx_len = g_host.rx_pos = 0;
+        g_host.now_ms = 0;
+    }
     app_setup();
     run_ms(100);
     while (fgets(line, sizeof line, stdin)) {
@@ -69,6 +82,8 @@ int main(int argc, char **argv)
         } else if (strncmp(line, "!energy ", 8) == 0) {
             energy_acc = atof(line + 8);
             g_host.energy_wh = (uint32_t)energy_acc;
+        } else if (strncmp(line, "!cut ", 5) == 0) {
+            g_host.cut_after = (uint32_t)atol(line + 5);
         } else if (strncmp(line, "!tamper ", 8) == 0) {
             g_host.tamper = (uint8_t)atoi(line + 8);
             run_ms(20);
@@ -88,7 +103,9 @@ int main(int argc, char **argv)
         } else {
             feed((const uint8_t *)line, n);
             feed((const uint8_t *)"\n", 1);
+            in_request = 1;
             run_ms(20);
+            in_request = 0;
         }
     }
     run_ms(10);
