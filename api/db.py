@@ -8,8 +8,10 @@ Writers are serialised the way each backend does best:
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY = "nguvu_readonly"
+# SQLite has one writer at a time. Threads of one process queue on this lock instead of on SQLite's
+# busy handler, which sleeps in growing steps (up to 100 ms) and turns contention into long tails; the
+# busy timeout still arbitrates between processes.
+_write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_guard = threading.Lock()
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -51,17 +60,42 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads take no write lock (WAL readers never block); writers take it at BEGIN.
+        readonly = conn.get_execution_options().get(READONLY)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def _write_lock(engine: Engine) -> threading.RLock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    with _guard:
+        lock = _write_locks.get(engine)
+        if lock is None:
+            lock = _write_locks[engine] = threading.RLock()
+        return lock
+
+
+def _reader(engine: Engine) -> Engine:
+    with _guard:
+        reader = _readers.get(engine)
+        if reader is None:
+            reader = _readers[engine] = engine.execution_options(**{READONLY: True})
+        return reader
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    lock = _write_lock(engine)
+    with (
+        lock if lock is not None else nullcontext(),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
@@ -69,7 +103,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session (still a transaction; on SQLite it takes the write lock briefly)."""
     # Closing (not rolling back) ends the transaction and keeps loaded objects readable.
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(_reader(engine), expire_on_commit=False) as session:
         yield session
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
-from api.keystore import Kek
-from api.models import Meter, VendingKeyRecord
+from api.keystore import Kek, KeystoreError
+from api.models import VendingKeyRecord
 from tokencore import (
     BaseDate,
     DecoderKey,
@@ -29,7 +31,7 @@ from tokencore import (
 ISSUER_CACHE_SIZE = 20_000
 
 
-def key_params_of(meter: Meter) -> KeyParams:
+def key_params_of(meter: Any) -> KeyParams:
     return KeyParams(
         sgc=meter.sgc,
         ti=meter.ti,
@@ -42,7 +44,8 @@ def key_params_of(meter: Meter) -> KeyParams:
     )
 
 
-def profile_of(meter: Meter) -> MeterProfile:
+def profile_of(meter: Any) -> MeterProfile:
+    """The tokencore profile of a Meter or a `meters` row."""
     return MeterProfile(pan=parse_pan(meter.pan), key=key_params_of(meter))
 
 
@@ -73,15 +76,19 @@ class Keyring:
     def decoder_key(self, record: VendingKeyRecord, profile: MeterProfile) -> DecoderKey:
         return derive_decoder_key(self.vending_key(record), profile)
 
-    def issuer(self, meter: Meter, record: VendingKeyRecord) -> Issuer:
-        """The token issuer of a meter (its decoder key derived and its cipher built once, then cached)."""
+    def issuer(self, meter: Any, load_record: Callable[[], VendingKeyRecord | None]) -> Issuer:
+        """The token issuer of a meter (a Meter or a meters row): its decoder key derived and its cipher
+        built once, then cached. `load_record` fetches the sealed vending key only on a cache miss."""
         profile = profile_of(meter)
-        cache_key = (profile, record.id)
+        cache_key = (profile, meter.vending_key_id)
         with self._lock:
             cached = self._issuers.get(cache_key)
             if cached is not None:
                 self._issuers.move_to_end(cache_key)
                 return cached
+        record = load_record()
+        if record is None:
+            raise KeystoreError(f"vending key #{meter.vending_key_id} is missing")
         issuer = Issuer(profile, self.decoder_key(record, profile))
         with self._lock:
             self._issuers[cache_key] = issuer

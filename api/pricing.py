@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Protocol
 
 from api.errors import AmountOutOfLimits, InvalidInput
-from api.models import Tariff
 
 CURRENCIES = ("CDF", "USD")
 UNIT_STEP = Decimal("0.1")
@@ -54,7 +54,18 @@ def check_money(value: Decimal) -> Decimal:
     return value
 
 
-def quote(tariff: Tariff, amount: Decimal) -> Quote:
+class TariffTerms(Protocol):
+    """A Tariff or a `tariffs` row."""
+
+    currency: str
+    price_per_kwh: Decimal
+    vat_rate: Decimal
+    fee_rate: Decimal
+    min_amount: Decimal
+    max_amount: Decimal
+
+
+def quote(tariff: TariffTerms, amount: Decimal) -> Quote:
     """Units bought by `amount` (VAT-inclusive) under `tariff`. Raises AmountOutOfLimits."""
     amount = check_money(amount)
     if amount < tariff.min_amount or amount > tariff.max_amount:

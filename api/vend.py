@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -38,6 +39,36 @@ from api.pricing import quote
 from tokencore import TokenError
 
 log = logging.getLogger("nguvu.vend")
+
+PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
+METERS = Meter.__table__  # type: ignore[attr-defined]
+TARIFFS = Tariff.__table__  # type: ignore[attr-defined]
+TOKENS = Token.__table__  # type: ignore[attr-defined]
+SMS = SmsOutbox.__table__  # type: ignore[attr-defined]
+PUSHES = MeterPush.__table__  # type: ignore[attr-defined]
+
+# The hot path's statements, built once (executing them still hits SQLAlchemy's compiled cache).
+_PAYMENT_BY_REFERENCE = select(PAYMENTS).where(PAYMENTS.c.reference == bindparam("ref")).with_for_update()
+_METER_LOCKED = select(METERS).where(METERS.c.id == bindparam("mid")).with_for_update()
+_TARIFF = select(TARIFFS).where(
+    TARIFFS.c.name == bindparam("tname"), TARIFFS.c.currency == bindparam("cur"), TARIFFS.c.active
+)
+_SET_LAST_TID = update(METERS).where(METERS.c.id == bindparam("mid")).values(last_tid=bindparam("tid"))
+_INSERT_TOKEN = insert(TOKENS).returning(TOKENS.c.id)
+_INSERT_SMS = insert(SMS)
+_INSERT_PUSH = insert(PUSHES)
+_MARK_VENDED = (
+    update(PAYMENTS)
+    .where(PAYMENTS.c.id == bindparam("pid"))
+    .values(
+        status=PaymentStatus.VENDED.value,
+        reason="",
+        provider_txn_id=bindparam("txn"),
+        paid_amount=bindparam("paid"),
+        updated_at=bindparam("now"),
+        provider_ref=func.coalesce(PAYMENTS.c.provider_ref, bindparam("pref")),
+    )
+)
 
 Clock = Callable[[], datetime]
 
@@ -94,38 +125,51 @@ class Vendor:
         return result
 
     def _apply(self, session: Session, event: PaymentEvent) -> VendResult:
-        payment = self._find_payment(session, event)
-        if payment is None:
-            if event.status is not EventStatus.SUCCEEDED or event.reference is not None:
+        row = self._find_payment(session, event)
+        if row is None:
+            if event.status is not EventStatus.SUCCEEDED or event.reference is not None or not event.account:
                 return VendResult("unknown_payment", reason="unknown_reference")
-            payment = self._c2b_payment(session, event)
-        assert payment.id is not None
+            self._c2b_payment(session, event)
+            row = self._find_payment(session, event)
+            assert row is not None
         if event.status is EventStatus.FAILED:
-            return self._fail(session, payment, event)
+            return self._fail(session, _orm(session, row.id), event)
         if event.status is not EventStatus.SUCCEEDED:
-            return VendResult("ignored", payment.id, reason=str(event.status))
-        if payment.status not in VENDABLE:
-            return VendResult("duplicate", payment.id, reason=f"payment_{payment.status}")
-        payment.provider_txn_id = event.provider_txn_id
-        payment.paid_amount = event.amount
-        payment.updated_at = self.clock()
-        if event.provider_ref and not payment.provider_ref:
-            payment.provider_ref = event.provider_ref
-        mismatch = _mismatch(payment, event)
+            return VendResult("ignored", row.id, reason=str(event.status))
+        if row.status not in VENDABLE:
+            return VendResult("duplicate", row.id, reason=f"payment_{row.status}")
+        mismatch = _mismatch(row, event)
         if mismatch:
+            payment = _orm(session, row.id)
+            payment.provider_txn_id = event.provider_txn_id
+            payment.paid_amount = event.amount
+            payment.updated_at = self.clock()
             return self._hold(session, payment, mismatch)
-        return self._vend(session, payment)
+        return self._vend(session, row, event)
 
-    def _find_payment(self, session: Session, event: PaymentEvent) -> Payment | None:
+    def _find_payment(self, session: Session, event: PaymentEvent) -> Any:
+        """The payment row (Core, no ORM bookkeeping on the hot path), locked until commit."""
+        table = PAYMENTS
         if event.reference is not None:
-            stmt = select(Payment).where(col(Payment.reference) == event.reference)
+            return session.execute(_PAYMENT_BY_REFERENCE, {"ref": event.reference}).first()
+        if event.provider_ref is not None:
+            # Providers that answer with their request id only (M-Pesa STK: CheckoutRequestID).
+            stmt = select(table).where(
+                table.c.provider == event.provider, table.c.provider_ref == event.provider_ref
+            )
+            row = session.execute(stmt.with_for_update()).first()
+            if row is not None or event.provider_txn_id is None:
+                return row
+            stmt = select(table).where(
+                table.c.provider == event.provider, table.c.provider_txn_id == event.provider_txn_id
+            )
         elif event.provider_txn_id is not None:
-            stmt = select(Payment).where(
-                col(Payment.provider) == event.provider, col(Payment.provider_txn_id) == event.provider_txn_id
+            stmt = select(table).where(
+                table.c.provider == event.provider, table.c.provider_txn_id == event.provider_txn_id
             )
         else:
             return None
-        return session.scalars(stmt.with_for_update()).first()
+        return session.execute(stmt.with_for_update()).first()
 
     def _c2b_payment(self, session: Session, event: PaymentEvent) -> Payment:
         """A payment the payer started (paybill with the meter number as account): record it first."""
@@ -183,80 +227,139 @@ class Vendor:
         log.warning("payment %s held for review: %s", payment.reference, reason)
         return VendResult("held", payment.id, reason=reason)
 
-    def _vend(self, session: Session, payment: Payment) -> VendResult:
-        assert payment.id is not None and payment.meter_id is not None
-        meter = lock_meter(session, payment.meter_id)
-        tariff = find_tariff(session, meter, payment.currency)
+    def _vend(self, session: Session, p: Any, event: PaymentEvent) -> VendResult:
+        meter = session.execute(_METER_LOCKED, {"mid": p.meter_id}).one()
+        tariff = session.execute(_TARIFF, {"tname": meter.tariff_name, "cur": p.currency}).first()
+        reason = ""
         if tariff is None:
-            return self._hold(session, payment, "no_tariff")
-        try:
-            q = quote(tariff, payment.amount)
-        except ServiceError:  # amount outside limits after the fact (C2B): a person decides
-            return self._hold(session, payment, "amount_out_of_limits")
-        try:
-            issued = self.issue_credit(
-                session, meter, q.units, issued_by=f"payment:{payment.reference}", payment=payment, vat=q.vat
-            )
-        except TokenError as exc:
-            return self._hold(session, payment, exc.code)
-        payment.status = PaymentStatus.VENDED
-        payment.reason = ""
-        phone = payment.msisdn or _subscriber_phone(session, meter)
+            reason = "no_tariff"
+        else:
+            try:
+                q = quote(tariff, p.amount)
+            except ServiceError:  # amount outside limits after the fact (C2B): a person decides
+                reason = "amount_out_of_limits"
+        if not reason:
+            try:
+                issued = self.issue_credit(
+                    session,
+                    meter,
+                    q.units,
+                    issued_by=f"payment:{p.reference}",
+                    payment_id=p.id,
+                    amount=p.amount,
+                    currency=p.currency,
+                    vat=q.vat,
+                )
+            except TokenError as exc:
+                reason = exc.code
+        now = self.clock()
+        paid = {"provider_txn_id": event.provider_txn_id, "paid_amount": event.amount, "updated_at": now}
+        if event.provider_ref and not p.provider_ref:
+            paid["provider_ref"] = event.provider_ref
+        if reason:
+            payment = _orm(session, p.id)
+            for key, value in paid.items():
+                setattr(payment, key, value)
+            return self._hold(session, payment, reason)
+        # The unique (provider, provider_txn_id) constraint fires here for a replayed transaction id.
+        session.execute(
+            _MARK_VENDED,
+            {
+                "pid": p.id,
+                "txn": event.provider_txn_id,
+                "paid": event.amount,
+                "now": now,
+                "pref": event.provider_ref,
+            },
+        )
+        phone = p.msisdn or _subscriber_phone(session, meter.subscriber_id)
         if phone:
             text = token_sms(
-                payment.language,
+                p.language,
                 token=issued.token,
                 units=issued.units,
                 meter=meter.drn,
-                amount=payment.amount,
-                currency=payment.currency,
+                amount=p.amount,
+                currency=p.currency,
             )
-            session.add(SmsOutbox(to=phone, text=text, kind="token", payment_id=payment.id))
-        return VendResult("vended", payment.id, issued.token_id, issued.token, issued.units)
+            session.execute(_INSERT_SMS, sms_values(phone, text, "token", p.id, now))
+        return VendResult("vended", p.id, issued.token_id, issued.token, issued.units)
 
     def issue_credit(
         self,
         session: Session,
-        meter: Meter,
+        meter: Any,
         units: Decimal,
         *,
         issued_by: str,
-        payment: Payment | None = None,
+        payment_id: int | None = None,
+        amount: Decimal | None = None,
+        currency: str = "",
         vat: Decimal | None = None,
     ) -> IssuedCredit:
-        """Issue a credit token for `units` kWh to a LOCKED meter row; store it and queue its push.
-
-        Raises TokenError (nothing is written by this function in that case).
+        """Issue a credit token for `units` kWh to a LOCKED meter (row or object); store it, move the
+        meter's last TID and queue the serial push. Raises TokenError, having written nothing.
         """
-        assert meter.id is not None
-        record = session.get(VendingKeyRecord, meter.vending_key_id)
-        assert record is not None
-        issued = self.keyring.issuer(meter, record).credit(
-            units, at=self.clock(), rnd=self.rnd(), last_tid=meter.last_tid
-        )
+        issuer = self.keyring.issuer(meter, lambda: session.get(VendingKeyRecord, meter.vending_key_id))
+        issued = issuer.credit(units, at=self.clock(), rnd=self.rnd(), last_tid=meter.last_tid)
         units = issued.units if issued.units is not None else units
-        meter.last_tid = issued.tid
-        token = Token(
-            payment_id=payment.id if payment else None,
-            meter_id=meter.id,
-            kind="credit",
-            token=issued.token,
-            tid=issued.tid,
-            units=units,
-            amount=payment.amount if payment else None,
-            currency=payment.currency if payment else "",
-            vat=vat,
-            issued_by=issued_by[:64],
-        )
-        session.add(token)
-        session.flush()
-        assert token.id is not None
+        now = self.clock()
+        session.execute(_SET_LAST_TID, {"mid": meter.id, "tid": issued.tid})
+        token_id = session.execute(
+            _INSERT_TOKEN,
+            dict(
+                payment_id=payment_id,
+                meter_id=meter.id,
+                kind="credit",
+                token=issued.token,
+                tid=issued.tid,
+                units=units,
+                amount=amount,
+                currency=currency,
+                vat=vat,
+                issued_by=issued_by[:64],
+                created_at=now,
+            ),
+        ).scalar_one()
         if meter.connected and meter.serial_url:
-            session.add(MeterPush(token_id=token.id, meter_id=meter.id))
-        return IssuedCredit(token.id, issued.token, issued.tid, units)
+            session.execute(
+                insert(PUSHES).values(
+                    token_id=token_id,
+                    meter_id=meter.id,
+                    status="queued",
+                    attempts=0,
+                    next_attempt_at=now,
+                    result="",
+                    detail="",
+                    updated_at=now,
+                )
+            )
+        return IssuedCredit(token_id, issued.token, issued.tid, units)
 
 
-def _mismatch(payment: Payment, event: PaymentEvent) -> str:
+def sms_values(to: str, text: str, kind: str, payment_id: int | None, now: datetime) -> dict[str, Any]:
+    """Every column of a new outbox row (Core inserts do not run the model's Python defaults)."""
+    return dict(
+        to=to,
+        text=text,
+        kind=kind,
+        payment_id=payment_id,
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        provider="",
+        last_error="",
+        created_at=now,
+    )
+
+
+def _orm(session: Session, payment_id: int) -> Payment:
+    payment = session.get(Payment, payment_id)
+    assert payment is not None
+    return payment
+
+
+def _mismatch(payment: Any, event: PaymentEvent) -> str:
     if payment.meter_id is None:
         return "unknown_meter"
     if event.amount is not None and event.amount != payment.amount:
@@ -299,12 +402,12 @@ def find_meter(session: Session, number: str) -> Meter | None:
     return session.scalars(stmt.where(col(Meter.deleted_at).is_(None))).first()
 
 
-def _subscriber_phone(session: Session, meter: Meter) -> str:
+def _subscriber_phone(session: Session, subscriber_id: int | None) -> str:
     from api.models import Subscriber
 
-    if meter.subscriber_id is None:
+    if subscriber_id is None:
         return ""
-    sub = session.get(Subscriber, meter.subscriber_id)
+    sub = session.get(Subscriber, subscriber_id)
     return sub.phone if sub else ""
 
 

@@ -26,6 +26,7 @@ class Payment(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),
         Index("ix_payments_due", "status", "next_attempt_at"),
+        Index("ix_payments_provider_ref", "provider", "provider_ref"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -180,7 +180,14 @@ async def issue_credit(request: Request) -> Response:
                 session.flush()
             assert units is not None
             issued = service.vendor.issue_credit(
-                session, meter, units, issued_by=f"apikey:{key.key_id}", payment=payment, vat=vat
+                session,
+                meter,
+                units,
+                issued_by=f"apikey:{key.key_id}",
+                payment_id=payment.id if payment else None,
+                amount=payment.amount if payment else None,
+                currency=payment.currency if payment else "",
+                vat=vat,
             )
             token = session.get(Token, issued.token_id)
             assert token is not None

@@ -25,7 +25,7 @@ def issue_management(
     assert record is not None and meter.id is not None
     if body.kind == "set_mpl" and body.mpl_watts is None:
         raise InvalidInput("mpl_watts is required for set_mpl", code="invalid_body")
-    issuer = service.keyring.issuer(meter, record)
+    issuer = service.keyring.issuer(meter, lambda: record)
     at, rnd, last = service.clock(), service.vendor.rnd(), meter.last_tid
     try:
         if body.kind == "clear_credit":

@@ -210,3 +210,21 @@ def test_vend_metrics_count_outcomes(world: World) -> None:
     assert reg.get_sample_value("nguvu_vend_outcomes_total", {"outcome": "vended", "reason": "-"}) == 1
     with reading(world.service.engine) as s:
         assert s.scalar(select(func.count()).select_from(Token)) == 1
+
+
+def test_an_event_naming_the_payment_by_provider_request_id_vends(world: World) -> None:
+    pid = queue_payment(world, "r1")
+    with transaction(world.service.engine) as s:
+        p = s.get(Payment, pid)
+        assert p is not None
+        p.provider_ref = "ws_CO_123"
+    event = PaymentEvent(
+        "sandbox", "RCPT1", None, S.SUCCEEDED, Decimal(5000), "CDF", None, provider_ref="ws_CO_123"
+    )
+    assert world.service.vendor.apply_event(event).outcome == "vended"
+    assert world.service.vendor.apply_event(event).outcome == "duplicate"
+    unknown = PaymentEvent(
+        "sandbox", "RCPT2", None, S.SUCCEEDED, Decimal(5000), "CDF", None, provider_ref="ws_X"
+    )
+    assert world.service.vendor.apply_event(unknown).outcome == "unknown_payment"
+    assert len(rows(world, Token)) == 1

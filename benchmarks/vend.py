@@ -1,0 +1,314 @@
+"""Vending-service benchmark on loopback: paid vends per second and USSD step latency.
+
+A paid vend here is the whole server side of a purchase after the payer typed the PIN: the sandbox
+wallet's signed callback arrives over HTTP, the adapter verifies it, the vend transaction issues the token
+(tokencore, the meter's key and last TID), stores it, queues the SMS and commits durably (SQLite
+synchronous=FULL / PostgreSQL fsync). Payments are pre-queued as PENDING, spread over many meters (a
+utility's real load) and, separately, all on one meter (the worst case: every vend serialises on it).
+
+Prints figures only (no assertions). Bounded: a few thousand requests per run, loopback only.
+
+    .venv/bin/python benchmarks/vend.py [--vends 2000] [--meters 200] [--concurrency 32] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy import Engine, insert, select
+from sqlmodel import col
+
+from api import migrate
+from api.db import make_engine, transaction
+from api.keystore import Kek
+from api.models import Meter, Payment, PaymentStatus
+from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
+from api.registry import MeterSpec, add_subscriber, add_vending_key, register_meter, set_tariff
+from api.service import Service
+from api.settings import Settings
+from tokencore import pan_from_drn
+from tokencore.identity import luhn_check_digit
+
+PHONE = "+243990000001"
+
+
+def drn(i: int) -> str:
+    body = f"01{i:08d}"
+    return body + str(luhn_check_digit(body))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@contextmanager
+def database(kind: str, tmp: Path) -> Iterator[Engine]:
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp / 'nguvu.db'}", pool_size=40)
+        yield engine
+        engine.dispose()
+        return
+    user = None
+    for candidate in ("postgres", "root"):
+        try:
+            with psycopg.connect(host="127.0.0.1", dbname="test", user=candidate, connect_timeout=3):
+                user = candidate
+                break
+        except psycopg.Error:
+            continue
+    if user is None:
+        raise RuntimeError("PostgreSQL not reachable on 127.0.0.1:5432")
+    schema = "bench_" + secrets.token_hex(4)
+    with psycopg.connect(host="127.0.0.1", dbname="test", user=user, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    engine = make_engine(
+        f"postgresql+psycopg://{user}@127.0.0.1:5432/test?options=-csearch_path%3D{schema}", pool_size=40
+    )
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(host="127.0.0.1", dbname="test", user=user, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def seed(service: Service, meters: int) -> list[int]:
+    with transaction(service.engine) as s:
+        add_vending_key(s, service.keyring, "vk", secrets.token_hex(8))
+        set_tariff(
+            s,
+            name="residential",
+            currency="CDF",
+            price_per_kwh=Decimal(400),
+            vat_rate=Decimal("0.16"),
+            min_amount=Decimal(500),
+            max_amount=Decimal(500000),
+        )
+        add_subscriber(s, customer_code="ENK-1", name="Kahindo", post_name="Masika", phone=PHONE)
+        ids = []
+        for i in range(meters):
+            m = register_meter(
+                s, MeterSpec(number=drn(i), sgc=123457, ti=1, krn=1, vending_key="vk", customer_code="ENK-1")
+            )
+            assert m.id is not None
+            ids.append(m.id)
+    return ids
+
+
+def queue_payments(engine: Engine, meter_ids: list[int], n: int, prefix: str) -> list[tuple[str, str]]:
+    rows, refs = [], []
+    now = datetime.now(UTC)
+    with transaction(engine) as s:
+        drns: dict[int, str] = {row.id: row.drn for row in s.execute(select(col(Meter.id), col(Meter.drn)))}
+    for i in range(n):
+        mid = meter_ids[i % len(meter_ids)]
+        ref = f"{prefix}{i}"
+        rows.append(
+            dict(
+                reference=ref,
+                channel="ussd",
+                provider="sandbox",
+                status=PaymentStatus.PENDING,
+                msisdn=PHONE,
+                meter_id=mid,
+                account=drns[mid],
+                amount=Decimal(5000),
+                currency="CDF",
+                language="fr",
+                reason="",
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        refs.append((ref, drns[mid]))
+    with transaction(engine) as s:
+        s.execute(insert(Payment), rows)
+    return refs
+
+
+def callback(ref: str, account: str, secret: SandboxConfig) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "id": "SBX" + ref,
+            "reference": ref,
+            "status": "succeeded",
+            "amount": "5000",
+            "currency": "CDF",
+            "msisdn": PHONE,
+            "account": account,
+            "message": "approved",
+        },
+        separators=(",", ":"),
+    ).encode()
+    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(secret.secret, body)}
+
+
+class Server:
+    """`nguvu serve` in its own process(es), as in production: the client does not share its GIL."""
+
+    def __init__(self, env: dict[str, str], workers: int) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        full = {**os.environ, **env, "NGUVU_RUN_WORKERS": "false", "NGUVU_MIGRATE_ON_START": "false"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port), "--workers", str(workers)],
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def __enter__(self) -> str:
+        url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nguvu serve exited: {self.proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    return url
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("nguvu serve did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def fire(
+    url: str, refs: list[tuple[str, str]], concurrency: int, rate: float | None
+) -> tuple[float, list[float]]:
+    cfg = SandboxConfig()
+    latencies: list[float] = []
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for r in refs:
+        queue.put_nowait(r)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    start = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+
+        async def worker(offset: int) -> None:
+            sent = offset
+            while True:
+                try:
+                    ref, account = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                if rate:  # open-loop pacing: request k leaves at k / rate seconds
+                    due = start + sent / rate
+                    sent += concurrency
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                body, headers = callback(ref, account, cfg)
+                t0 = time.perf_counter()
+                r = await http.post("/callbacks/payments/sandbox", content=body, headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise RuntimeError(f"callback answered {r.status_code}: {r.text[:200]}")
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+def ussd_steps(url: str, account: str, n: int) -> list[float]:
+    paths = ["", "1", "1*1", "1*1*1", f"1*1*1*{account}", f"1*1*1*{account}*5000"]
+    latencies = []
+    with httpx.Client(base_url=url, timeout=10) as http:
+        for i in range(n):
+            text = paths[i % len(paths)]
+            t0 = time.perf_counter()
+            r = http.post(
+                "/ussd",
+                data={
+                    "sessionId": f"B{i}",
+                    "serviceCode": "*384*1234#",
+                    "phoneNumber": PHONE,
+                    "networkCode": "63002",
+                    "text": text,
+                },
+            )
+            latencies.append(time.perf_counter() - t0)
+            assert r.status_code == 200
+    return latencies
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f} ms"
+
+
+def run(kind: str, args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as engine:
+        migrate.upgrade(engine)
+        kek, kek_hex = Kek.generate()
+        settings = Settings(kek=kek, data_dir=Path(tmp), run_workers=False, migrate_on_start=False)
+        service = Service(settings, engine=engine, sms_write=lambda _line: None)
+        meter_ids = seed(service, args.meters)
+        env = {"NGUVU_KEK": kek_hex, "NGUVU_DATA_DIR": tmp, "NGUVU_SMS_PROVIDER": "console"}
+        if kind == "postgres":
+            env["DATABASE_URL"] = str(engine.url.render_as_string(hide_password=False))
+        print(f"{kind:8s} service: nguvu serve --workers {args.workers}")
+        with Server(env, args.workers) as url:
+            # Warm-up (connections, decoder-key cache), not counted.
+            asyncio.run(fire(url, queue_payments(engine, meter_ids, 100, "w"), args.concurrency, None))
+            refs = queue_payments(engine, meter_ids, args.vends, "m")
+            report(
+                kind,
+                f"paid vends, {args.meters} meters, {args.concurrency} in flight",
+                *asyncio.run(fire(url, refs, args.concurrency, None)),
+            )
+            refs = queue_payments(engine, meter_ids, min(args.vends, 1000), "r")
+            report(kind, "paid vends paced at 200/s", *asyncio.run(fire(url, refs, args.concurrency, 200.0)))
+            refs = queue_payments(engine, meter_ids[:1], min(args.vends, 500), "o")
+            report(
+                kind, "paid vends, all on ONE meter", *asyncio.run(fire(url, refs, args.concurrency, None))
+            )
+            lat = ussd_steps(url, pan_from_drn(drn(0)).drn, args.ussd)
+            report(kind, f"USSD steps, sequential ({args.ussd})", None, lat)
+
+
+def report(kind: str, label: str, elapsed: float | None, lat: list[float]) -> None:
+    rate = f"{len(lat) / elapsed:7.0f} /s" if elapsed else " " * 9
+    print(f"{kind:8s} {label:42s} {rate}   p50 {ms(statistics.median(lat))}   p99 {ms(pct(lat, 99))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vends", type=int, default=2000)
+    parser.add_argument("--meters", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--ussd", type=int, default=600)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    for kind in ("sqlite", *(() if args.no_postgres else ("postgres",))):
+        run(kind, args)
+
+
+if __name__ == "__main__":
+    main()
