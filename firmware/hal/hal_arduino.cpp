@@ -8,6 +8,16 @@
 #include "hal.h"
 #include "tc_token.h" /* tc_crc16: Modbus uses the same CRC-16 as STS tokens */
 
+/* The level on D12 that closes the relay. Many relay modules close on LOW: build them with
+ * make avr EXTRA_CFLAGS=-DHAL_RELAY_ACTIVE_LOW. */
+#ifdef HAL_RELAY_ACTIVE_LOW
+#define RELAY_CLOSED LOW
+#define RELAY_OPEN   HIGH
+#else
+#define RELAY_CLOSED HIGH
+#define RELAY_OPEN   LOW
+#endif
+
 /* ---- keypad: rows are driven low one at a time, columns read with pull-ups ---- */
 static const uint8_t KP_ROWS[4] = {9, 8, 7, 6};
 static const uint8_t KP_COLS[4] = {5, 4, 3, 2};
@@ -184,8 +194,8 @@ uint8_t hal_tamper(void)
 void hal_init(void)
 {
     Serial.begin(115200);
+    digitalWrite(HAL_PIN_RELAY, RELAY_OPEN); /* level set before the pin drives: no glitch */
     pinMode(HAL_PIN_RELAY, OUTPUT);
-    digitalWrite(HAL_PIN_RELAY, LOW);
     pinMode(HAL_PIN_MARKER, OUTPUT);
     pinMode(HAL_PIN_TAMPER, INPUT_PULLUP);
     digitalWrite(HAL_PIN_MARKER, LOW);
@@ -204,7 +214,7 @@ uint32_t hal_millis(void)
 
 void hal_relay(uint8_t closed)
 {
-    digitalWrite(HAL_PIN_RELAY, closed ? HIGH : LOW);
+    digitalWrite(HAL_PIN_RELAY, closed ? RELAY_CLOSED : RELAY_OPEN);
 }
 
 void hal_marker(uint8_t on)
