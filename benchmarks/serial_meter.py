@@ -266,7 +266,12 @@ def main() -> None:
         serial_time = one_meter_over_serial(tokens, workdir)
         print(f"one meter over the pty (pyserial host, fsynced state file)  {rate(len(tokens), serial_time)}"
               f"  x{serial_time / base:.1f} baseline time")  # fmt: skip
-        for label, extra in (("ptys, state in memory", ["--memory"]), ("ptys, fsynced state files", [])):
+        runs = (
+            ("ptys, state in memory", ["--memory"]),
+            ("ptys, files, no fsync", ["--no-fsync"]),
+            ("ptys, fsynced state files", []),
+        )
+        for label, extra in runs:
             elapsed, count = fleet_over_serial(workdir, args.fleet, 2, args.clients, extra)
             print(f"fleet of {args.fleet}, {args.clients} host threads, {label:<26}{rate(count, elapsed)}")
         elapsed, count = fleet_over_serial(workdir, args.fleet, 2, args.clients, ["--memory", "--tcp"])
