@@ -4,6 +4,8 @@ The rules are tokencore's decoder; these tests check that the emulator runs it, 
 and reports it with the protocol words and LCD texts of docs/serial-protocol.md.
 """
 
+from pathlib import Path
+
 import pytest
 from emulator_kit import (
     KEY_A,
@@ -20,7 +22,7 @@ from emulator_kit import (
 
 from meter_emulator import protocol
 from meter_emulator.meter import Meter, MeterSettings
-from meter_emulator.store import StorageError
+from meter_emulator.store import FileStore, StorageError
 from tokencore import (
     KeyParams,
     MeterProfile,
@@ -255,3 +257,22 @@ def test_background_saves_survive_a_failing_store() -> None:
     for _ in range(20):
         broken.advance(clock.advance(500))  # runs out of credit: the relay opens, the save fails
     assert broken.credit_wh == 0 and not broken.relay_closed
+
+
+def test_pending_key_change_and_lockout_survive_a_power_cut(tmp_path: Path) -> None:
+    clock, vendor = ManualClock(), Vendor()
+    meter = new_meter(clock, path=tmp_path / "m.json")
+    new_params = KeyParams(sgc=123456, ti=3, krn=3, base_date=PARAMS.base_date)
+    new_key = derive_decoder_key(TEST_VENDING_KEY, MeterProfile(PAN_A, new_params))
+    first, second = (t.token for t in issue_key_change_tokens(PROFILE_A, KEY_A, new_params, new_key))
+    assert send(meter, clock, f"TOKEN {first}") == "RESULT kct_2nd_pending"
+    bad = corrupt(vendor.credit("1").token, 19, 1)
+    for _ in range(3):
+        send(meter, clock, f"TOKEN {bad}")
+    assert meter.locked_seconds(clock.now) == 10
+
+    revived = Meter.load(FileStore(tmp_path / "m.json"), MeterSettings(), clock.advance(2_000))
+    assert revived.locked_seconds(clock.now) == 8  # the lockout kept running through the cut
+    assert send(revived, clock, f"TOKEN {second}").startswith("RESULT locked")
+    clock.advance(8_000)
+    assert send(revived, clock, f"TOKEN {second}").startswith("RESULT accept krn=3 ti=03")
