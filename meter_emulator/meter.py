@@ -24,6 +24,7 @@ from meter_emulator.lcd import Screen
 from meter_emulator.readout import FIRMWARE
 from meter_emulator.sensor import ConstantLoad, LoadProfile, Pzem, Reading
 from meter_emulator.store import StateStore, StorageError
+from tokencore.errors import TokenError
 
 FORMAT = "nguvu-meter/1"
 SCREEN_MS = 5_000
@@ -122,7 +123,11 @@ class Meter:
             raise ValueError("not a meter state document")
         ident = doc.get("identity", {})
         provenance = Provenance(int(ident.get("base_date", 2014)), str(ident.get("dkga", "02")))
-        meter = cls(decoding.state_from_dict(doc["decoder"]), store, settings, provenance)
+        try:
+            state = decoding.state_from_dict(doc["decoder"])
+        except (KeyError, TypeError, ValueError, TokenError) as exc:
+            raise ValueError(f"the meter state is damaged ({type(exc).__name__})") from None
+        meter = cls(state, store, settings, provenance)
         emu = doc.get("emulator", {})
         meter.sim_ms = int(emu.get("sim_ms", 0))
         meter.energy_wh = float(emu.get("energy_wh", 0.0))
@@ -279,8 +284,9 @@ class Meter:
     def set_tamper(self, tamper: bool, now_ms: int) -> None:
         """The meter's tamper switch (cover opened): the relay opens until a clear-tamper token."""
         self.advance(now_ms)
-        self.store.save(self.document(decoding.set_tamper(self.state, tamper), now_ms, self.last_result))
-        self.state = decoding.set_tamper(self.state, tamper)
+        state = decoding.set_tamper(self.state, tamper)
+        self.store.save(self.document(state, now_ms, self.last_result))
+        self.state = state
         self._last_save_ms = now_ms
         self._after_change(now_ms)
 

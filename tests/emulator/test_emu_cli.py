@@ -230,3 +230,15 @@ def test_the_create_a_meter_example_of_the_docs(tmp_path: Path, monkeypatch: pyt
         assert result.exit_code == 0, result.output
         outputs.append(result.output)
     assert "pan      600727000000000009" in outputs[1] and "bd       1993" in outputs[1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{not json", b'{"format": "other"}', b'{"format": "nguvu-meter/1", "decoder": {"pan": "12"}}'],
+)
+def test_a_damaged_state_file_is_a_clear_error(tmp_path: Path, content: bytes) -> None:
+    state = tmp_path / "m.json"
+    state.write_bytes(content)
+    result = runner.invoke(app, ["meter", "show", str(state)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "Traceback" not in result.output
