@@ -220,7 +220,9 @@ def test_batch_issues_every_row_with_the_same_minute_rule(tmp_path: Path) -> Non
 def test_key_material_never_printed_for_key_change_tokens() -> None:
     new_key_words = ("060B8643", "C59A27F1")  # the new decoder key 060B8643C59A27F1, in the blocks' middle
     _, out, _ = run("token", "key-change", *METER_A, *KEY, "--new-ti", "2", "--json")
-    _, decoded, _ = run("token", "decode", "51638423060042734509", "--decoder-key", "E653341F9D5BF36F", "--json")
+    _, decoded, _ = run(
+        "token", "decode", "51638423060042734509", "--decoder-key", "E653341F9D5BF36F", "--json"
+    )
     assert json.loads(decoded)["block"] == "3F12********D717"
     for text in (out, decoded):
         assert not any(word in text for word in new_key_words)
