@@ -149,17 +149,7 @@ def _rows(service: Service, model: type) -> list[Any]:
         return list(s.scalars(select(model)).all())
 
 
-_MPESA_MATCH = pytest.mark.xfail(
-    strict=True,
-    reason="api/vend.py matches events by reference or provider_txn_id only; M-Pesa STK events carry "
-    "reference=None and provider_ref=CheckoutRequestID (see PaymentEvent). Remove this mark once "
-    "_find_payment also matches (provider, provider_ref).",
-)
-
-
-@pytest.mark.parametrize(
-    "running", ["airtel", "orange", pytest.param("mpesa", marks=_MPESA_MATCH)], indirect=True
-)
+@pytest.mark.parametrize("running", ["airtel", "orange", "mpesa"], indirect=True)
 def test_purchase_is_paid_and_vended_once(running: tuple[str, Case, Service]) -> None:
     url, case, service = running
     _buy(url)
