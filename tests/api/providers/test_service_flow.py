@@ -121,7 +121,7 @@ def running(
             worker_poll_seconds=0.02,
             backoff_base_seconds=0.01,
             backoff_max_seconds=0.05,
-            payment_query_after_seconds=1,
+            payment_query_after_seconds=60,  # only the callback can vend within the test
             payment_timeout_seconds=10,
             provider_env={"NGUVU_PUBLIC_URL": url, **case.env(case.fake.url)},
         )
