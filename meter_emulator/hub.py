@@ -112,6 +112,8 @@ class Hub:
             endpoint.writing = False
             endpoint.fd = endpoint.link.fileno()
             self._selector.register(endpoint.fd, selectors.EVENT_READ, endpoint)
+            endpoint.meter.announce()
+            self._flush_events(endpoint)
         else:
             self.endpoints.remove(endpoint)
             endpoint.meter.save(self.clock.now_ms())

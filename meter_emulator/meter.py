@@ -138,8 +138,12 @@ class Meter:
         meter._last_save_ms = now_ms
         meter._relay_closed = meter._relay_reason(now_ms) is None
         meter._low = meter.credit_wh <= settings.low_credit_wh
-        meter.emit(f"EVENT boot fw={FIRMWARE}")
+        meter.announce()
         return meter
+
+    def announce(self) -> None:
+        """Queue the `EVENT boot` line: at power-up, and when a host link (re)connects."""
+        self.emit(f"EVENT boot fw={FIRMWARE}")
 
     def document(self, state: decoding.MeterState, now_ms: int, last_result: str | None) -> bytes:
         """The whole stored document for `state` plus the emulator registers (holds the key: secret)."""

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -116,10 +117,16 @@ def test_emulate_headless_serves_a_pty_and_saves_on_sigterm(tmp_path: Path, vend
     assert not link.is_symlink()  # removed on the way out
 
 
+def read_until(conn: socket.socket, received: bytes, pattern: bytes) -> bytes:
+    while not re.search(pattern, received, re.M):
+        chunk = conn.recv(256)
+        assert chunk, received
+        received += chunk
+    return received
+
+
 def test_emulate_attaches_to_a_pyserial_url(tmp_path: Path, vending_key_file: Path) -> None:
     """`--serial socket://...`: the emulator connects out to a host that listens (e.g. a test rig)."""
-    import socket
-
     state = new_meter_file(tmp_path, vending_key_file)
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -131,23 +138,15 @@ def test_emulate_attaches_to_a_pyserial_url(tmp_path: Path, vending_key_file: Pa
         )
         try:
             server.settimeout(10)
-            conn, _ = server.accept()
-            with conn:
-                conn.settimeout(5)
-                received = b""
-
-                def read_until(pattern: bytes) -> None:
-                    nonlocal received
-                    while not re.search(pattern, received, re.M):
-                        chunk = conn.recv(256)
-                        assert chunk, received
-                        received += chunk
-
-                # pyserial flushes its input when it opens the URL: wait for the boot event first
-                read_until(rb"^EVENT boot fw=\S+\n")
-                conn.sendall(b"\nINFO\n")
-                read_until(rb"^INFO .*\n")
-                assert b"INFO pan=600727000000000009 " in received
+            for _ in range(2):  # the second time, the emulator reconnects after the host hung up
+                conn, _ = server.accept()
+                with conn:
+                    conn.settimeout(5)
+                    # pyserial flushes its input when it opens the URL: wait for the boot event first
+                    received = read_until(conn, b"", rb"^EVENT boot fw=\S+\n")
+                    conn.sendall(b"\nINFO\n")
+                    received = read_until(conn, received, rb"^INFO .*\n")
+                    assert b"INFO pan=600727000000000009 " in received
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(10) == 0
