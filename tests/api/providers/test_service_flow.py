@@ -51,6 +51,15 @@ def _cases() -> dict[str, Case]:
                 "NGUVU_AIRTEL_CLIENT_SECRET": "sec",
             },
         ),
+        "airtel-signed": Case(
+            FakeAirtel(client_id="id", client_secret="sec", callback_secret="hash-key"),
+            lambda url: {
+                "NGUVU_AIRTEL_BASE_URL": url,
+                "NGUVU_AIRTEL_CLIENT_ID": "id",
+                "NGUVU_AIRTEL_CLIENT_SECRET": "sec",
+                "NGUVU_AIRTEL_CALLBACK_SECRET": "hash-key",
+            },
+        ),
         "orange": Case(
             FakeOrange(partner_id="P1", merchant_msisdn="243890000000"),
             lambda url: {
@@ -115,7 +124,7 @@ def running(
         settings = Settings(
             kek=kek,
             data_dir=tmp_path,
-            payment_provider=name,
+            payment_provider=name.split("-")[0],
             public_base_url=url,
             migrate_on_start=False,
             worker_poll_seconds=0.02,
@@ -149,7 +158,7 @@ def _rows(service: Service, model: type) -> list[Any]:
         return list(s.scalars(select(model)).all())
 
 
-@pytest.mark.parametrize("running", ["airtel", "orange", "mpesa"], indirect=True)
+@pytest.mark.parametrize("running", ["airtel", "airtel-signed", "orange", "mpesa"], indirect=True)
 def test_purchase_is_paid_and_vended_once(running: tuple[str, Case, Service]) -> None:
     url, case, service = running
     _buy(url)
@@ -161,3 +170,22 @@ def test_purchase_is_paid_and_vended_once(running: tuple[str, Case, Service]) ->
     [token] = _rows(service, Token)
     assert token.payment_id == payments[0].id
     assert case.fake.callbacks[0].status_code == 200
+
+
+@pytest.mark.parametrize("running", ["airtel-signed", "orange", "mpesa"], indirect=True)
+def test_forged_success_callback_vends_nothing(running: tuple[str, Case, Service]) -> None:
+    """The payer declines, but the callback claims success (a wrong hash where Airtel signs; a lie
+    the status query exposes for Orange and M-Pesa)."""
+    url, case, service = running
+    case.fake.knobs.outcome = "decline"
+    case.fake.knobs.bad_signature = True
+    _buy(url)
+    _wait(lambda: case.fake.callbacks)
+    time.sleep(0.3)
+    assert _rows(service, Token) == []
+    [payment] = _rows(service, Payment)
+    assert payment.status != PaymentStatus.VENDED
+    signed = isinstance(case.fake, FakeAirtel)
+    assert case.fake.callbacks[0].status_code == (401 if signed else 200)
+    if not signed:  # answered; the status query's verdict (declined) is what the service applied
+        _wait(lambda: _rows(service, Payment)[0].status == PaymentStatus.FAILED)
