@@ -269,7 +269,8 @@ def main() -> None:
         runs = (
             ("ptys, state in memory", ["--memory"]),
             ("ptys, files, no fsync", ["--no-fsync"]),
-            ("ptys, fsynced state files", []),
+            ("ptys, fsynced files, inline", ["--workers", "0"]),
+            ("ptys, fsynced files, 8 workers", []),
         )
         for label, extra in runs:
             elapsed, count = fleet_over_serial(workdir, args.fleet, 2, args.clients, extra)

@@ -249,6 +249,12 @@ def fleet(
         bool, typer.Option(help="One loopback TCP port per meter (socket://) instead of one pty each.")
     ] = False,
     fsync: Annotated[bool, typer.Option(help="fsync every state write (durable).")] = True,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Threads that answer requests so fsyncs overlap (default: 8 with fsynced files, else 0)."
+        ),
+    ] = None,
     sgc: Sgc = 123456,
     ti: Ti = 1,
     krn: Krn = 1,
@@ -271,8 +277,12 @@ def fleet(
     if not vending_hex:
         raise UsageError(f"give --vending-key-file (or set ${VENDING_ENV}) to create the fleet's keys")
     directory.mkdir(parents=True, exist_ok=True)
+    if workers is None:
+        workers = 8 if fsync and not memory else 0
+    if not 0 <= workers <= 64:
+        raise UsageError("--workers must be 0-64")
     clock = SystemClock()
-    hub = Hub(clock, tick_ms=tick_ms)
+    hub = Hub(clock, tick_ms=tick_ms, workers=workers)
     members = build_fleet(
         hub,
         count,

@@ -6,6 +6,7 @@ import random
 import threading
 from pathlib import Path
 
+import pytest
 from emulator_kit import PARAMS, TEST_VENDING_KEY, SerialHost, Vendor
 
 from meter_emulator.clock import SystemClock
@@ -59,7 +60,8 @@ def test_a_thousand_meters_in_one_loop(tmp_path: Path) -> None:
         hub.close()
 
 
-def test_tcp_endpoint_serves_one_host_after_another() -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_tcp_endpoint_serves_one_host_after_another(workers: int) -> None:
     import socket
 
     from emulator_kit import ManualClock, new_meter
@@ -67,7 +69,7 @@ def test_tcp_endpoint_serves_one_host_after_another() -> None:
     from meter_emulator.links import TcpLink
 
     clock = SystemClock()
-    hub = Hub(clock, tick_ms=100)
+    hub = Hub(clock, tick_ms=100, workers=workers)
     link = TcpLink()
     hub.add(new_meter(ManualClock(clock.now_ms())), link)
     stop = False
@@ -87,3 +89,51 @@ def test_tcp_endpoint_serves_one_host_after_another() -> None:
         stop = True
         loop.join(5)
         hub.close()
+
+
+def test_workers_answer_many_meters_at_once_with_durable_files(tmp_path: Path) -> None:
+    """With a thread pool, replies still follow their fsynced writes, and each meter stays consistent."""
+    from meter_emulator.meter import Meter
+    from meter_emulator.store import FileStore
+
+    count, per_meter = 24, 5
+    hub = Hub(SystemClock(), tick_ms=50, workers=4)
+    members = build_fleet(
+        hub, count, PARAMS, TEST_VENDING_KEY, MeterSettings(), directory=tmp_path, tcp_host="127.0.0.1"
+    )
+    drns = list(fleet_drns(count))
+    stop = False
+    loop = threading.Thread(target=hub.run, args=(lambda: stop,), daemon=True)
+    loop.start()
+    failures: list[str] = []
+
+    def customer(index: int) -> None:
+        profile = MeterProfile(pan_from_drn(drns[index]), PARAMS)
+        vendor = Vendor(profile, derive_decoder_key(TEST_VENDING_KEY, profile))
+        tokens = [vendor.credit("1.5").token for _ in range(per_meter)]
+        host = SerialHost(members[index][1].name)
+        try:
+            host.port.write("".join(f"TOKEN {t}\n" for t in tokens).encode())  # pipelined
+            replies = [host.reply() for _ in tokens]
+            expected = [f"RESULT accept amount=1.5 credit={1.5 * (i + 1):.1f}" for i in range(per_meter)]
+            if replies != expected:
+                failures.append(f"{index}: {replies}")
+            if host.request(f"TOKEN {tokens[0]}") != "RESULT used":
+                failures.append(f"{index}: replay")
+        finally:
+            host.close()
+
+    threads = [threading.Thread(target=customer, args=(i,)) for i in range(count)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        stop = True
+        loop.join(5)
+        hub.close()
+    assert failures == []
+    for drn in drns:
+        stored = Meter.load(FileStore(tmp_path / f"{pan_from_drn(drn).pan}.json"), MeterSettings(), 0)
+        assert stored.credit_wh == per_meter * 1_500
