@@ -165,21 +165,32 @@ _OPTIONS: list[inspect.Parameter] = [
         ),
     ]
 ]
-_NAMES = [p.name for p in _OPTIONS]
 
 
-def meter_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the meter/key options to a command whose first parameter is `meter: MeterArgs`."""
-    signature = inspect.signature(func)
-    own = [p for p in signature.parameters.values() if p.name != "meter"]
+def with_options(
+    name: str, build: Callable[..., Any], options: list[inspect.Parameter]
+) -> Callable[..., Any]:
+    """A decorator: replace the command's parameter `name` by `options` on the command line, and pass
+    `build(**their values)` to the command as `name`. Typer reads the rewritten signature."""
+    names = [p.name for p in options]
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        values = {name: kwargs.pop(name) for name in _NAMES}
-        return func(MeterArgs(**values), *args, **kwargs)
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(func)
+        own = [p for p in signature.parameters.values() if p.name != name]
 
-    wrapper.__signature__ = signature.replace(parameters=own + _OPTIONS)  # type: ignore[attr-defined]
-    return wrapper
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            values = {option: kwargs.pop(option) for option in names}
+            return func(**{name: build(**values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + options)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+meter_options = with_options("meter", MeterArgs, _OPTIONS)
+"""Add the meter/key options to a command that takes `meter: MeterArgs`."""
 
 
 def parse_time(text: str | None) -> datetime:

@@ -1,15 +1,17 @@
 """`nguvu token ...`: the vendor commands (issue and decode tokens), and `nguvu meter pan`."""
 
+import inspect
 import json
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
 from cli.apps import meter_app, token_app
 from cli.errors import UsageError, guarded
-from cli.meter_options import MeterArgs, meter_options, parse_time
+from cli.meter_options import MeterArgs, meter_options, parse_time, with_options
 from tokencore import (
     BaseDate,
     DecoderKey,
@@ -29,21 +31,53 @@ from tokencore import (
     meter_from_number,
 )
 
-At = Annotated[str | None, typer.Option("--at", help="Issue time, ISO 8601 (default: now, UTC).")]
-Rnd = Annotated[int | None, typer.Option(help="RND nibble 0-15 (default: random).")]
-LastTid = Annotated[int | None, typer.Option(help="The meter's last TID issued (same-minute rule).")]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON object instead of the grouped token.")]
-
 REGISTER_NAMES = {"electricity": 0, "water": 1, "gas": 2, "time": 3, "all": 0xFFFF}
+
+
+@dataclass(frozen=True)
+class IssueArgs:
+    """The options every issuing command shares: when, RND, the meter's last TID, and the output form."""
+
+    at: str | None
+    rnd: int | None
+    last_tid: int | None
+    as_json: bool
+
+    def rules(self) -> dict[str, Any]:
+        """Keyword arguments for an Issuer method: at, rnd (random when not given), last_tid."""
+        rnd = secrets.randbelow(16) if self.rnd is None else self.rnd
+        return {"at": parse_time(self.at), "rnd": rnd, "last_tid": self.last_tid}
+
+    def emit(self, *tokens: IssuedToken) -> None:
+        _emit(tokens, self.as_json)
+
+
+def _option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+issue_options = with_options(
+    "issue",
+    IssueArgs,
+    [
+        _option(
+            "at",
+            Annotated[str | None, typer.Option("--at", help="Issue time, ISO 8601 (default: now, UTC).")],
+        ),
+        _option("rnd", Annotated[int | None, typer.Option(help="RND nibble 0-15 (default: random).")]),
+        _option(
+            "last_tid",
+            Annotated[int | None, typer.Option(help="The meter's last TID issued (same-minute rule).")],
+        ),
+        _option("as_json", Json, False),
+    ],
+)
 
 
 def _issuer(meter: MeterArgs) -> Issuer:
     profile = meter.profile()
     return Issuer(profile, meter.key_for(profile), meter.table_set())
-
-
-def _rnd(rnd: int | None) -> int:
-    return secrets.randbelow(16) if rnd is None else rnd
 
 
 def _emit(tokens: Sequence[IssuedToken], as_json: bool, many: bool = False) -> None:
@@ -55,92 +89,80 @@ def _emit(tokens: Sequence[IssuedToken], as_json: bool, many: bool = False) -> N
             typer.echo(token.grouped)
 
 
+Service_ = Annotated[str, typer.Option("--service", help="electricity, water, gas or time.")]
+
+
 @token_app.command("credit")
 @guarded
 @meter_options
+@issue_options
 def credit(
     meter: MeterArgs,
+    issue: IssueArgs,
     units: Annotated[str, typer.Option(help="Quantity: kWh, m3 or minutes (rounded up to 0.1).")],
-    service: Annotated[str, typer.Option(help="electricity, water, gas or time.")] = "electricity",
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
+    service: Service_ = "electricity",
 ) -> None:
     """Issue a credit token (class 0)."""
-    token = _issuer(meter).credit(
-        units,
-        at=parse_time(at),
-        rnd=_rnd(rnd),
-        last_tid=last_tid,
-        service=Service.parse(service),
-    )
-    _emit([token], as_json)
+    issue.emit(_issuer(meter).credit(units, service=Service.parse(service), **issue.rules()))
 
 
 @token_app.command("currency-credit")
 @guarded
 @meter_options
+@issue_options
 def currency_credit(
     meter: MeterArgs,
+    issue: IssueArgs,
     amount: Annotated[str, typer.Option(help="Amount in currency units (rounded up to 0.00001).")],
-    service: Annotated[str, typer.Option(help="electricity, water, gas or time.")] = "electricity",
-    at: At = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
+    service: Service_ = "electricity",
 ) -> None:
-    """EXPERIMENTAL: a currency credit token (class 0, subclasses 4-7, CRC_C); one public vector only."""
+    """EXPERIMENTAL: a currency credit token (class 0, subclasses 4-7, CRC_C); one public vector only.
+    (It has no RND: that nibble carries the sign and exponent.)"""
+    if issue.rnd is not None:
+        raise UsageError("currency credit tokens have no RND (that nibble carries the sign and exponent)")
+    rules = issue.rules()
     token = _issuer(meter).currency_credit(
-        amount, at=parse_time(at), last_tid=last_tid, service=Service.parse(service)
+        amount, at=rules["at"], last_tid=rules["last_tid"], service=Service.parse(service)
     )
-    _emit([token], as_json)
+    issue.emit(token)
 
 
 @token_app.command("mpl")
 @guarded
 @meter_options
+@issue_options
 def mpl(
     meter: MeterArgs,
+    issue: IssueArgs,
     watts: Annotated[int, typer.Option(help="Maximum power limit in watts (rounded up).")],
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
 ) -> None:
     """Set the maximum power limit (class 2, subclass 0)."""
-    _emit(
-        [_issuer(meter).max_power_limit(watts, at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)], as_json
-    )
+    issue.emit(_issuer(meter).max_power_limit(watts, **issue.rules()))
 
 
 @token_app.command("mppul")
 @guarded
 @meter_options
+@issue_options
 def mppul(
     meter: MeterArgs,
+    issue: IssueArgs,
     watts: Annotated[int, typer.Option(help="Maximum phase power unbalance limit in watts.")],
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
 ) -> None:
     """Set the maximum phase power unbalance limit (class 2, subclass 6)."""
-    issuer = _issuer(meter)
-    _emit([issuer.phase_unbalance_limit(watts, at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)], as_json)
+    issue.emit(_issuer(meter).phase_unbalance_limit(watts, **issue.rules()))
 
 
 @token_app.command("clear-credit")
 @guarded
 @meter_options
+@issue_options
 def clear_credit(
     meter: MeterArgs,
+    issue: IssueArgs,
     register: Annotated[
         str, typer.Option(help="electricity, water, gas, time, all, or a number 0-7.")
     ] = "all",
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
 ) -> None:
     """Clear a credit register (class 2, subclass 1)."""
     value = REGISTER_NAMES.get(register.lower())
@@ -150,50 +172,42 @@ def clear_credit(
                 f"--register must be one of {', '.join(REGISTER_NAMES)} or 0-7, got {register!r}"
             )
         value = int(register)
-    _emit([_issuer(meter).clear_credit(value, at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)], as_json)
+    issue.emit(_issuer(meter).clear_credit(value, **issue.rules()))
 
 
 @token_app.command("clear-tamper")
 @guarded
 @meter_options
-def clear_tamper(
-    meter: MeterArgs, at: At = None, rnd: Rnd = None, last_tid: LastTid = None, as_json: Json = False
-) -> None:
+@issue_options
+def clear_tamper(meter: MeterArgs, issue: IssueArgs) -> None:
     """Clear the tamper condition (class 2, subclass 5)."""
-    _emit([_issuer(meter).clear_tamper(at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)], as_json)
+    issue.emit(_issuer(meter).clear_tamper(**issue.rules()))
 
 
 @token_app.command("tariff-rate")
 @guarded
 @meter_options
+@issue_options
 def tariff_rate(
     meter: MeterArgs,
+    issue: IssueArgs,
     rate: Annotated[int, typer.Option(help="16-bit rate value (its meaning is reserved by the STSA).")],
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
 ) -> None:
     """Set tariff rate (class 2, subclass 2)."""
-    _emit([_issuer(meter).tariff_rate(rate, at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)], as_json)
+    issue.emit(_issuer(meter).tariff_rate(rate, **issue.rules()))
 
 
 @token_app.command("water-factor")
 @guarded
 @meter_options
+@issue_options
 def water_factor(
     meter: MeterArgs,
+    issue: IssueArgs,
     factor: Annotated[int, typer.Option(help="16-bit water meter factor (reserved by the STSA).")],
-    at: At = None,
-    rnd: Rnd = None,
-    last_tid: LastTid = None,
-    as_json: Json = False,
 ) -> None:
     """Set the water meter factor (class 2, subclass 7)."""
-    _emit(
-        [_issuer(meter).water_meter_factor(factor, at=parse_time(at), rnd=_rnd(rnd), last_tid=last_tid)],
-        as_json,
-    )
+    issue.emit(_issuer(meter).water_meter_factor(factor, **issue.rules()))
 
 
 @token_app.command("test")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.vectorfiles import load
+from tests.vectors.make_decoder_scenarios import snapshot
 from tokencore import DecoderKey, Ea, parse_pan
 from tokencore.decoder import MeterConfig, MeterKey, MeterState, enter_token
 
@@ -29,28 +30,6 @@ def state_from_spec(spec: dict[str, Any]) -> MeterState:
     )
 
 
-def observed(state: MeterState) -> dict[str, Any]:
-    k = state.key
-    return {
-        "registers": list(state.registers),
-        "tid_memory": sorted(state.tid_memory),
-        "key": k.key.hex(),
-        "kt": k.kt,
-        "krn": k.krn,
-        "ti": k.ti,
-        "ken": k.ken,
-        "sgc": k.sgc,
-        "mpl_watts": state.mpl_watts,
-        "mppul_watts": state.mppul_watts,
-        "tariff_rate": state.tariff_rate,
-        "water_factor": state.water_factor,
-        "tamper": state.tamper,
-        "pending": [p.subclass for p in state.pending],
-        "wrong_entries": state.wrong_entries,
-        "locked_until_ms": state.locked_until_ms,
-    }
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s["name"])
 def test_scenario(scenario: dict[str, Any]) -> None:
     state = state_from_spec(scenario["meter"])
@@ -60,7 +39,7 @@ def test_scenario(scenario: dict[str, Any]) -> None:
         assert result.outcome.value == step["result"], where
         for name in ("amount", "register", "tid", "control"):
             assert getattr(result, name) == step.get(name), f"{where}: {name}"
-        assert observed(state) == step["state"], where
+        assert snapshot(state) == step["state"], where
         # The persisted form restores exactly this state.
         assert MeterState.from_dict(state.to_dict()) == state, where
 

@@ -7,7 +7,7 @@ really leaves the process (encrypting it at rest, writing a meter profile the op
 from __future__ import annotations
 
 import hmac
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from tokencore.errors import KeyParameterError
 
@@ -26,7 +26,7 @@ class _Secret:
         self._material = bytes(material)
 
     @classmethod
-    def from_hex(cls, text: str) -> _Secret:
+    def from_hex(cls, text: str) -> Self:
         cleaned = text.strip().replace(" ", "").replace(":", "")
         try:
             material = bytes.fromhex(cleaned)
@@ -73,12 +73,6 @@ class VendingKey(_Secret):
     kind = "vending key"
     lengths = (8, 20)
 
-    @classmethod
-    def from_hex(cls, text: str) -> VendingKey:
-        key = super().from_hex(text)
-        assert isinstance(key, VendingKey)
-        return key
-
 
 class DecoderKey(_Secret):
     """A meter's decoder key: 64-bit for EA07 (STA), 128-bit for EA11 (MISTY1)."""
@@ -86,12 +80,6 @@ class DecoderKey(_Secret):
     __slots__ = ()
     kind = "decoder key"
     lengths = (8, 16)
-
-    @classmethod
-    def from_hex(cls, text: str) -> DecoderKey:
-        key = super().from_hex(text)
-        assert isinstance(key, DecoderKey)
-        return key
 
     def as_int(self) -> int:
         """The key as a big-endian integer (sts-notes §2.1 'Key as an integer')."""

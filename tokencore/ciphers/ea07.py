@@ -105,6 +105,22 @@ def _selectors(key: int, gather: tuple[int, ...]) -> tuple[int, ...]:
 Round = tuple[tuple[int, ...], ...]
 
 
+def _run(rounds: list[Round], x: int) -> int:
+    """Apply table rounds to a block: each round ORs eight byte lookups."""
+    for t0, t1, t2, t3, t4, t5, t6, t7 in rounds:
+        x = (
+            t0[x & 255]
+            | t1[(x >> 8) & 255]
+            | t2[(x >> 16) & 255]
+            | t3[(x >> 24) & 255]
+            | t4[(x >> 32) & 255]
+            | t5[(x >> 40) & 255]
+            | t6[(x >> 48) & 255]
+            | t7[x >> 56]
+        )
+    return x
+
+
 class Ea07:
     """EA07 with one decoder key and one table set; immutable, reusable for many blocks."""
 
@@ -144,34 +160,12 @@ class Ea07:
 
     def encrypt_block(self, x: int) -> int:
         """Encrypt one 64-bit block (an int)."""
-        for t0, t1, t2, t3, t4, t5, t6, t7 in self._enc_rounds:
-            x = (
-                t0[x & 255]
-                | t1[(x >> 8) & 255]
-                | t2[(x >> 16) & 255]
-                | t3[(x >> 24) & 255]
-                | t4[(x >> 32) & 255]
-                | t5[(x >> 40) & 255]
-                | t6[(x >> 48) & 255]
-                | t7[x >> 56]
-            )
-        return x
+        return _run(self._enc_rounds, x)
 
     def decrypt_block(self, x: int) -> int:
         """Decrypt one 64-bit block (an int)."""
         rounds = self._dec_rounds or self._build_decryption()
-        for t0, t1, t2, t3, t4, t5, t6, t7 in rounds:
-            x = (
-                t0[x & 255]
-                | t1[(x >> 8) & 255]
-                | t2[(x >> 16) & 255]
-                | t3[(x >> 24) & 255]
-                | t4[(x >> 32) & 255]
-                | t5[(x >> 40) & 255]
-                | t6[(x >> 48) & 255]
-                | t7[x >> 56]
-            )
-        return x
+        return _run(rounds, x)
 
 
 def reference_encrypt(key: int, block: int, tables: TableSet = REAL) -> int:
