@@ -6,6 +6,7 @@ once per meter. A bad row gets its error in the output and does not stop the bat
 """
 
 import csv
+import io
 import multiprocessing
 import operator
 import os
@@ -40,7 +41,18 @@ from tokencore.batch import CreditRequest, issue_credit_tokens
 INPUT_COLUMNS = ("pan|drn", "sgc", "ti", "krn", "units", "[kt]", "[ken]", "[base_date]", "[dkga]", "[ea]",
                  "[service]", "[at]", "[rnd]", "[last_tid]")  # fmt: skip
 OUTPUT_COLUMNS = ("line", "pan", "service", "units", "tid", "token", "error")
-Row = tuple[int, list[str]]
+Row = tuple[int, str]  # (line number, the line's text): parsed by the workers, not the parent
+
+
+def _fields(text: str) -> list[str]:
+    """One CSV line's fields; the plain split when nothing is quoted (the common, fast case)."""
+    return text.split(",") if '"' not in text else next(csv.reader([text]))
+
+
+def _csv_line(values: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()
 
 
 def _chunks(groups: dict[str, list[Row]], size: int) -> Iterator[list[Row]]:
@@ -54,6 +66,7 @@ def _chunks(groups: dict[str, list[Row]], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
+SERVICE_NAMES = {s.value: s.name.lower() for s in Service}
 METER_FIELDS = (("pan", ""), ("drn", ""), ("sgc", ""), ("ti", ""), ("krn", ""), ("kt", "2"), ("ken", "255"),
                 ("base_date", "2014"), ("dkga", "02"), ("ea", "07"))  # fmt: skip
 
@@ -112,28 +125,32 @@ class _Worker:
             kind,
         )
 
-    def issue(self, chunk: list[Row]) -> list[list[str]]:
-        out: list[list[str] | None] = []
+    def issue(self, chunk: list[Row]) -> tuple[list[tuple[int, str]], int]:
+        """The output lines of a chunk, each with its input line number, and how many rows were refused."""
+        out: list[tuple[int, str] | None] = []
         requests, where = [], []
         nibbles = secrets.token_bytes(len(chunk))  # default RNDs: one random byte per row, low nibble used
-        for (line, row), random_byte in zip(chunk, nibbles, strict=True):
-            row = row + [""] * (self.width - len(row))
+        for (line, text), random_byte in zip(chunk, nibbles, strict=True):
+            row = _fields(text)
+            row += [""] * (self.width - len(row))
             try:
                 requests.append(self.request(row, random_byte & 15))
                 where.append(len(out))
                 out.append(None)
             except (TokenError, UsageError, ValueError) as exc:
                 pan = row[self.meter_columns[0]] or row[self.meter_columns[1]]
-                out.append([str(line), pan, "", "", "", "", str(exc)])
+                out.append((line, _csv_line([str(line), pan, "", "", "", "", str(exc)])))
+        refused = len(out) - len(requests)
         for slot, request, result in zip(where, requests, issue_credit_tokens(requests), strict=True):
             line = chunk[slot][0]
+            pan = request.profile.pan.pan
             if isinstance(result, TokenError):
-                out[slot] = [str(line), request.profile.pan.pan, "", "", "", "", str(result)]
+                refused += 1
+                out[slot] = (line, _csv_line([str(line), pan, "", "", "", "", str(result)]))
             else:
-                service = Service(result.subclass).name.lower()
-                out[slot] = [str(line), request.profile.pan.pan, service, str(result.units), str(result.tid),
-                             result.token, ""]  # fmt: skip
-        return [r for r in out if r is not None]
+                service = SERVICE_NAMES[result.subclass]
+                out[slot] = (line, f"{line},{pan},{service},{result.units},{result.tid},{result.token},")
+        return [r for r in out if r is not None], refused
 
 
 _worker: _Worker | None = None
@@ -144,35 +161,36 @@ def _init(vending_key: bytes, columns: dict[str, int], default_at: datetime) -> 
     _worker = _Worker(VendingKey(vending_key), columns, default_at)
 
 
-def _run(chunk: list[Row]) -> list[list[str]]:
+def _run(chunk: list[Row]) -> tuple[list[tuple[int, str]], int]:
     assert _worker is not None
     return _worker.issue(chunk)
 
 
 def _read(path: Path) -> tuple[dict[str, int], dict[str, list[Row]], int]:
+    """The header's columns, and the lines grouped by meter (in input order within a meter)."""
     try:
-        handle = path.open(newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            raise UsageError(f"{path} is empty: expected a header row ({', '.join(INPUT_COLUMNS)})")
-        columns = {name.strip().lower(): i for i, name in enumerate(header)}
-        if not ({"pan", "drn"} & columns.keys()) or "units" not in columns:
-            raise UsageError(
-                f"{path}: the header needs pan (or drn) and units; columns: {', '.join(INPUT_COLUMNS)}"
-            )
-        key_columns = [columns[c] for c in ("pan", "drn") if c in columns]
-        groups: dict[str, list[Row]] = {}
-        count = 0
-        for line, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            meter = "|".join(row[i] if i < len(row) else "" for i in key_columns)
-            groups.setdefault(meter, []).append((line, row))
-            count += 1
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise UsageError(f"{path} is empty: expected a header row ({', '.join(INPUT_COLUMNS)})")
+    columns = {name.strip().lower(): i for i, name in enumerate(_fields(lines[0]))}
+    if not ({"pan", "drn"} & columns.keys()) or "units" not in columns:
+        raise UsageError(
+            f"{path}: the header needs pan (or drn) and units; columns: {', '.join(INPUT_COLUMNS)}"
+        )
+    key_columns = [columns[c] for c in ("pan", "drn") if c in columns]
+    splits = max(key_columns) + 1  # only the fields up to the meter's are split out here
+    groups: dict[str, list[Row]] = {}
+    count = 0
+    for line, row_text in enumerate(lines[1:], start=2):
+        if not row_text.strip():
+            continue
+        row = row_text.split(",", splits) if '"' not in row_text else _fields(row_text)
+        meter = "|".join([row[i] if i < len(row) else "" for i in key_columns])
+        groups.setdefault(meter, []).append((line, row_text))
+        count += 1
     return columns, groups, count
 
 
@@ -195,17 +213,19 @@ def batch(
     default_at = parse_time(at)
     processes = workers or os.cpu_count() or 1
     chunk_size = max(100, min(20_000, count // (processes * 8) or 1))
-    results: list[list[str]] = []
+    results: list[tuple[int, str]] = []
+    failed = 0
     context = multiprocessing.get_context("fork")
     with (
         context.Pool(processes, _init, (key.reveal(), columns, default_at)) as pool,
         typer.progressbar(length=count, label="issuing", file=sys.stderr, hidden=not progress) as bar,
     ):
-        for done in pool.imap_unordered(_run, _chunks(groups, chunk_size)):
+        for done, refused in pool.imap_unordered(_run, _chunks(groups, chunk_size)):
             results.extend(done)
+            failed += refused
             bar.update(len(done))
-    results.sort(key=lambda r: int(r[0]))
-    failed = _write(output_csv, results)
+    results.sort()
+    _write(output_csv, results)
     typer.echo(f"{count - failed} tokens issued, {failed} rows refused -> {output_csv}", err=True)
     if failed:
         raise typer.Exit(1)
@@ -220,9 +240,10 @@ def _vending_key(path: Path | None, text: str | None) -> VendingKey:
     return key
 
 
-def _write(path: Path, results: list[list[str]]) -> int:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(OUTPUT_COLUMNS)
-        writer.writerows(results)
-    return sum(1 for r in results if r[-1])
+def _write(path: Path, results: list[tuple[int, str]]) -> None:
+    try:
+        with path.open("w", newline="") as handle:
+            handle.write(",".join(OUTPUT_COLUMNS) + "\n")
+            handle.writelines(text + "\n" for _, text in results)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -10,6 +10,7 @@ Decimal arithmetic: 0.1 kWh times 10 is exactly 1 tenth here, never 0.9999.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from functools import lru_cache
 
 from tokencore.errors import AmountRangeError
 
@@ -90,8 +91,10 @@ def units_to_tenths(units: Decimal | int | str) -> int:
     return tenths
 
 
+@lru_cache(maxsize=4096)
 def tenths_to_units(tenths: int) -> Decimal:
-    """Tenths of a unit as a Decimal number of units (e.g. 256 -> Decimal('25.6'))."""
+    """Tenths of a unit as a Decimal number of units (e.g. 256 -> Decimal('25.6')). Cached: Decimals
+    are immutable, and a vending run meets the same few hundred amounts over and over."""
     return Decimal(tenths).scaleb(-1)
 
 

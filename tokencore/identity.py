@@ -15,6 +15,11 @@ LEGACY_IIN = "600727"
 SHORT_IIN = "0000"
 
 
+# Digit characters mapped to their value, and to the digit sum of twice their value (Luhn's doubling).
+_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
+_DOUBLED = bytes.maketrans(b"0123456789", bytes((2 * d) // 10 + (2 * d) % 10 for d in range(10)))
+
+
 def luhn_check_digit(digits: str) -> int:
     """Return the Luhn check digit (0-9) that completes `digits` (a string of decimal digits).
 
@@ -22,15 +27,9 @@ def luhn_check_digit(digits: str) -> int:
     """
     if not digits or not digits.isascii() or not digits.isdigit():
         raise IdentityError(f"expected decimal digits, got {digits!r}")
-    total = 0
-    # Double every second digit counting from the right-most digit of the payload.
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2 == 0:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    # Counting from the right-most digit of the payload, every second digit is doubled (starting with it).
+    reverse = digits[::-1].encode("ascii")
+    total = sum(reverse[0::2].translate(_DOUBLED)) + sum(reverse[1::2].translate(_PLAIN))
     return (10 - total % 10) % 10
 
 

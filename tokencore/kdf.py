@@ -57,9 +57,10 @@ def dkga02(vending_key: VendingKey, profile: MeterProfile) -> DecoderKey:
     vk = vending_key.reveal()
     if len(vk) != 8:
         raise KeyParameterError(f"DKGA02 needs a 64-bit vending key, got a {len(vk) * 8}-bit key")
-    d = bytes(a ^ b for a, b in zip(pan_block(profile), control_block(profile), strict=True))
-    enc = _des_encrypt(vk, d)
-    return DecoderKey(bytes(e ^ x ^ k for e, x, k in zip(enc, d, vk, strict=True)))
+    d = int.from_bytes(pan_block(profile), "big") ^ int.from_bytes(control_block(profile), "big")
+    d_bytes = d.to_bytes(8, "big")
+    enc = int.from_bytes(_des_encrypt(vk, d_bytes), "big")
+    return DecoderKey((enc ^ d ^ int.from_bytes(vk, "big")).to_bytes(8, "big"))
 
 
 def _field(text: str) -> bytes:
