@@ -3,6 +3,7 @@ public definition or vector (sts-notes §2.2), and guessing would issue tokens n
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
 
 from tokencore.ciphers.ea07 import Ea07
@@ -24,10 +25,17 @@ class BlockCipher(Protocol):
 def make_cipher(key: DecoderKey, ea: Ea, tables: TableSet = REAL) -> BlockCipher:
     """A block cipher for the decoder key: EA07 with a 64-bit key, EA11 with a 128-bit key.
 
-    `tables` selects the EA07 table set (the deployed "real" tables by default).
-    Raises KeyParameterError when the key length does not match the algorithm, UnsupportedError for EA09.
+    `tables` selects the EA07 table set (the deployed "real" tables by default). Ciphers are immutable
+    and the last 1,024 are kept, so a service building an Issuer per request, or a meter decoding each
+    entry, pays the key schedule once per key (the cache holds key schedules in memory, as any live
+    cipher does). Raises KeyParameterError when the key length does not match the algorithm,
+    UnsupportedError for EA09.
     """
-    material = key.reveal()
+    return _cipher(key.reveal(), ea, tables)
+
+
+@lru_cache(maxsize=1024)
+def _cipher(material: bytes, ea: Ea, tables: TableSet) -> BlockCipher:
     if ea is Ea.EA07:
         if len(material) != 8:
             raise KeyParameterError(f"EA07 needs a 64-bit decoder key, got {len(material) * 8}-bit")

@@ -21,7 +21,7 @@ def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(inv)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: the sets are module-level singletons, hashed per cipher
 class TableSet:
     """S1, S2 (encryption substitutions) and P (input bit i goes to output bit P[i])."""
 
