@@ -48,6 +48,7 @@ from api.workers.loop import run_forever
 from tokencore import TokenError
 
 log = logging.getLogger("nguvu.app")
+SHUTDOWN_GRACE_SECONDS = 15.0  # workers finish the pass (and transaction) in progress before we stop
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -163,7 +164,11 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
         try:
             yield
         finally:
-            for task in tasks:
+            service.stop_workers()
+            _done, late = (
+                await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS) if tasks else (set(), set())
+            )
+            for task in late:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await service.aclose()

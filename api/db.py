@@ -24,7 +24,6 @@ READONLY = "nguvu_readonly"
 # busy handler, which sleeps in growing steps (up to 100 ms) and turns contention into long tails; the
 # busy timeout still arbitrates between processes.
 _write_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
-_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 _guard = threading.Lock()
 
 
@@ -79,14 +78,6 @@ def _write_lock(engine: Engine) -> threading.RLock | None:
         return lock
 
 
-def _reader(engine: Engine) -> Engine:
-    with _guard:
-        reader = _readers.get(engine)
-        if reader is None:
-            reader = _readers[engine] = engine.execution_options(**{READONLY: True})
-        return reader
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""
@@ -103,7 +94,9 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def reading(engine: Engine) -> Iterator[Session]:
     """A read-only session (still a transaction; on SQLite it takes the write lock briefly)."""
     # Closing (not rolling back) ends the transaction and keeps loaded objects readable.
-    with Session(_reader(engine), expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False) as session:
+        # The option reaches the "begin" listener: on SQLite this transaction takes no write lock.
+        session.connection(execution_options={READONLY: True})
         yield session
 
 

@@ -51,6 +51,7 @@ class Service:
         self._sms_provider = sms_provider
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: dict[str, asyncio.Event] = {}
+        self.stopping = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"Service({self.settings!r})"
@@ -105,6 +106,7 @@ class Service:
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._wake = {name: asyncio.Event() for name in ("payments", "sms", "push")}
+        self.stopping = asyncio.Event()
 
     def wake_event(self, name: str) -> asyncio.Event | None:
         return self._wake.get(name)
@@ -121,6 +123,12 @@ class Service:
             event.set()
         else:
             loop.call_soon_threadsafe(event.set)
+
+    def stop_workers(self) -> None:
+        """Ask the worker loops to end after their current pass."""
+        self.stopping.set()
+        for event in self._wake.values():
+            event.set()
 
     def wake_payments(self) -> None:
         self._wake_up("payments")

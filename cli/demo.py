@@ -254,7 +254,10 @@ class Phone:
             if kind == "END":
                 return body
             if self.interactive:
-                key = input("  your answer > ").strip()
+                try:
+                    key = input("  your answer > ").strip()
+                except EOFError:
+                    raise DemoError("the phone was hung up (end of input)") from None
             else:
                 if len(inputs) >= len(keys):
                     raise DemoError("the menu asked for more input than scripted")

@@ -21,9 +21,11 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
 
 
 async def run_forever(service: Service, name: str, one_pass: Callable[[Service], Awaitable[int]]) -> None:
+    """Run passes until `service.stopping` is set; a pass in progress (maybe on a thread, inside a
+    database transaction) always finishes, so shutting down never abandons a connection mid-commit."""
     poll = max(0.01, service.settings.worker_poll_seconds)
     wake = service.wake_event(name)
-    while True:
+    while not service.stopping.is_set():
         try:
             done = await one_pass(service)
         except asyncio.CancelledError:
@@ -31,8 +33,8 @@ async def run_forever(service: Service, name: str, one_pass: Callable[[Service],
         except Exception:  # a worker must survive a bad row or a database blip; the row is retried
             log.exception("%s worker pass failed", name)
             done = 0
-        if done:
-            continue  # more may be waiting
+        if done or service.stopping.is_set():
+            continue  # more may be waiting (or we are stopping: the loop condition ends it)
         if wake is None:
             await asyncio.sleep(poll)
             continue
