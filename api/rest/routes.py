@@ -202,34 +202,29 @@ async def issue_credit(request: Request) -> Response:
     return JSONResponse(doc, status_code=201)
 
 
-async def issue_management_token(request: Request) -> Response:
-    key = await authorize(request, "manage")
-    body = await _body(request, schemas.ManagementIn)
+async def _issue_for_meter(request: Request, scope: str, schema: Any, issue: Callable[..., Any]) -> Response:
+    """A management or key change token for the meter in the path, in one transaction with the meter row
+    locked (its last TID and key move with the token)."""
+    key = await authorize(request, scope)
+    body = await _body(request, schema)
     service = _service(request)
     number = request.path_params["number"]
 
     def work() -> dict[str, Any]:
         with transaction(service.engine) as session:
             meter = _meter_or_404(session, number, lock=True)
-            token = issue_management(service, session, meter, body, issued_by=f"apikey:{key.key_id}")
+            token = issue(service, session, meter, body, issued_by=f"apikey:{key.key_id}")
             return token_json(token, meter)
 
     return JSONResponse(await _run(work), status_code=201)
+
+
+async def issue_management_token(request: Request) -> Response:
+    return await _issue_for_meter(request, "manage", schemas.ManagementIn, issue_management)
 
 
 async def issue_key_change_token(request: Request) -> Response:
-    key = await authorize(request, "keychange")
-    body = await _body(request, schemas.KeyChangeIn)
-    service = _service(request)
-    number = request.path_params["number"]
-
-    def work() -> dict[str, Any]:
-        with transaction(service.engine) as session:
-            meter = _meter_or_404(session, number, lock=True)
-            token = issue_key_change(service, session, meter, body, issued_by=f"apikey:{key.key_id}")
-            return token_json(token, meter)
-
-    return JSONResponse(await _run(work), status_code=201)
+    return await _issue_for_meter(request, "keychange", schemas.KeyChangeIn, issue_key_change)
 
 
 async def last_token(request: Request) -> Response:
