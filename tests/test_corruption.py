@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,7 +94,5 @@ def test_a_meter_never_credits_a_corrupted_token_it_cannot_verify(data: st.DataO
         assert meter.credit == 0
 
 
-def _at(rng: random.Random):  # type: ignore[no-untyped-def]
-    from datetime import datetime, timedelta
-
+def _at(rng: random.Random) -> datetime:
     return datetime(2015, 1, 1) + timedelta(minutes=rng.randrange(10_000_000))

@@ -86,6 +86,6 @@ def test_tokencore_imports_only_stdlib_and_cryptography() -> None:
             assert name not in TOKENCORE_NO_CALLS, f"{path.relative_to(ROOT)}:{node.lineno} uses {name}"  # type: ignore[attr-defined]
 
 
-def test_the_check_catches_a_violation(tmp_path: Path) -> None:
+def test_the_check_catches_a_violation() -> None:
     tree = ast.parse("from api.app import create_app\nimport cli.main\nfrom . import sibling\n")
     assert imported_roots(tree) == {"api", "cli"}

@@ -213,8 +213,6 @@ class Issuer:
 
     def tariff_rate(self, rate: int, *, at: datetime, rnd: int, last_tid: int | None = None) -> IssuedToken:
         """Set tariff rate (2/2): a 16-bit value whose meaning the STSA reserves."""
-        blocks_check = blocks.register_block  # validates the 16-bit width
-        del blocks_check
         return self._register(2, rate, at, rnd, last_tid)
 
     def clear_tamper(self, *, at: datetime, rnd: int, last_tid: int | None = None) -> IssuedToken:
