@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 from sqlmodel import col
 from starlette.applications import Starlette
@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from api import migrate
-from api.callbacks import c2b_validation, payment_callback, sms_delivery
+from api.callbacks import c2b_validation, payment_callback, sms_delivery, sms_inbound
 from api.db import reading
 from api.errors import ServiceError
 from api.keystore import KeystoreError
@@ -41,7 +41,7 @@ from api.rest.openapi import openapi_document
 from api.rest.routes import routes as v1_routes
 from api.service import Service
 from api.settings import Settings
-from api.sms.base import SMS_DELIVERY_PATH
+from api.sms.base import SMS_DELIVERY_PATH, SMS_INBOUND_PATH
 from api.ussd.handler import ussd_endpoint
 from api.workers import payments, push, sms
 from api.workers.loop import run_forever
@@ -136,7 +136,8 @@ async def metrics(request: Request) -> Response:
     sms_depth, push_depth = await run_in_threadpool(depths)
     service.metrics.outbox_depth.set(sms_depth)
     service.metrics.push_depth.set(push_depth)
-    return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = await run_in_threadpool(service.metrics.render)  # with several workers, reads their files
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def openapi(request: Request) -> Response:
@@ -172,6 +173,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await service.aclose()
+            service.metrics.mark_process_dead()
 
     app = Starlette(
         routes=[
@@ -180,6 +182,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
             Route(C2B_CONFIRMATION_PATH, _c2b_confirmation, methods=["POST"]),
             Route(PAYMENT_CALLBACK_PATH, payment_callback, methods=["POST", "PUT"]),
             Route(SMS_DELIVERY_PATH, sms_delivery, methods=["POST"]),
+            Route(SMS_INBOUND_PATH, sms_inbound, methods=["POST"]),
             Mount("/api/v1", routes=[*v1_routes, Route("/openapi.json", openapi, methods=["GET"])]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),

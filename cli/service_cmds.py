@@ -4,11 +4,13 @@ web UI (`vending-key add`, `tariff set`, `admin create-superuser`, `subscriber a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +23,7 @@ from api import migrate
 from api.db import make_engine, transaction
 from api.errors import InvalidInput, ServiceError
 from api.keyring import Keyring
+from api.metrics import MULTIPROC_ENV
 from api.registry import (
     SCOPES,
     MeterSpec,
@@ -88,15 +91,39 @@ def serve(
     settings = Settings.from_env()  # fail fast here, before forking workers
     migrate.upgrade(make_engine(settings.resolved_database_url))
     print(f"nguvu: serving on http://{host}:{port} ({settings!r})", file=sys.stderr)
-    uvicorn.run(
-        "api.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    with _metrics_shared_by(workers):
+        uvicorn.run(
+            "api.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int) -> Iterator[None]:
+    """With several workers, give them a fresh directory for their metric files, so that a scrape
+    answered by any of them sums all (api/metrics.py). The spawned workers import prometheus_client
+    after this, with the variable in their environment. One worker serves from this process, where
+    prometheus_client is already loaded, and its own registry is the whole truth: nothing to share."""
+    if workers <= 1:
+        yield
+        return
+    previous = os.environ.get(MULTIPROC_ENV)
+    # A new directory per run: no stale counts of an earlier run, and never shared with another instance.
+    with tempfile.TemporaryDirectory(prefix="nguvu-metrics-") as directory:
+        os.environ[MULTIPROC_ENV] = directory
+        print(f"nguvu: {workers} workers write their metrics under {directory}", file=sys.stderr)
+        try:
+            yield
+        finally:
+            if previous is None:
+                del os.environ[MULTIPROC_ENV]
+            else:
+                os.environ[MULTIPROC_ENV] = previous
 
 
 @db_app.command("upgrade")
