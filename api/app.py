@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from api import migrate
-from api.callbacks import c2b_validation, payment_callback, sms_delivery
+from api.callbacks import c2b_validation, payment_callback, sms_delivery, sms_inbound
 from api.db import reading
 from api.errors import ServiceError
 from api.keystore import KeystoreError
@@ -41,7 +41,7 @@ from api.rest.openapi import openapi_document
 from api.rest.routes import routes as v1_routes
 from api.service import Service
 from api.settings import Settings
-from api.sms.base import SMS_DELIVERY_PATH
+from api.sms.base import SMS_DELIVERY_PATH, SMS_INBOUND_PATH
 from api.ussd.handler import ussd_endpoint
 from api.workers import payments, push, sms
 from api.workers.loop import run_forever
@@ -182,6 +182,7 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
             Route(C2B_CONFIRMATION_PATH, _c2b_confirmation, methods=["POST"]),
             Route(PAYMENT_CALLBACK_PATH, payment_callback, methods=["POST", "PUT"]),
             Route(SMS_DELIVERY_PATH, sms_delivery, methods=["POST"]),
+            Route(SMS_INBOUND_PATH, sms_inbound, methods=["POST"]),
             Mount("/api/v1", routes=[*v1_routes, Route("/openapi.json", openapi, methods=["GET"])]),
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/health", health, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""Provider callbacks: mobile-money results (and M-Pesa C2B validation), SMS delivery reports.
+"""Provider callbacks: mobile-money results (and M-Pesa C2B validation), SMS delivery reports, and
+incoming SMS (the "resend my last token" keyword, answered by api.resend).
 
 The adapter parses and verifies; the core applies the events (deduplicated in the vend transaction) and
 answers what the adapter says to answer. Verification failures come back as `PaymentCallbackError` and go
@@ -7,6 +8,7 @@ through the app's exception table.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl
 
 from sqlalchemy import update
@@ -16,14 +18,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.db import reading, transaction
-from api.errors import InvalidInput, NotFound
+from api.errors import InvalidInput, NotFound, ServiceError
 from api.models import SmsOutbox
 from api.payments.base import C2BValidator
+from api.resend import InboundOutcome, answer_inbound
 from api.service import Service
 from api.sms.base import DeliveryState
 from api.vend import find_meter
 
+log = logging.getLogger("nguvu.callbacks")
 MAX_CALLBACK_BYTES = 64 * 1024
+MAX_FORM_FIELDS = 30
 
 
 async def _body(request: Request) -> bytes:
@@ -68,10 +73,9 @@ async def sms_delivery(request: Request) -> Response:
     provider = service.sms_provider
     if request.path_params["provider"] != provider.name:
         raise NotFound("no such SMS provider", code="unknown_provider")
-    body = await _body(request)
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=30))
-    except (UnicodeDecodeError, ValueError):
+        form = _form(await _body(request))
+    except ValueError:
         raise InvalidInput("delivery report must be a form", code="malformed_report") from None
     report = provider.parse_delivery_report(form)
     if report is None:
@@ -83,6 +87,32 @@ async def sms_delivery(request: Request) -> Response:
         report.state,
         report.failure_reason or report.provider_status,
     )
+    return Response(b"", status_code=200)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    """A urlencoded form body; ValueError when it is not one (UnicodeDecodeError is a ValueError)."""
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+
+
+async def sms_inbound(request: Request) -> Response:
+    """An SMS sent to our short code. Always 200 once the form is understood (the provider retries
+    anything else): whether a reply was queued, deduplicated, rate-limited or not possible."""
+    service: Service = request.app.state.service
+    provider = service.sms_provider
+    if request.path_params["provider"] != provider.name:
+        raise NotFound("no such SMS provider", code="unknown_provider")
+    try:
+        message = provider.parse_inbound(_form(await _body(request)))
+    except ValueError:
+        message = None
+    if message is None:
+        # A ServiceError is answered 400: the form itself is wrong, nothing was written.
+        raise ServiceError("not an incoming SMS form (id, from, text)", code="malformed_inbound")
+    outcome = await run_in_threadpool(answer_inbound, service, message)
+    log.info("incoming SMS on %s: %s", provider.name, outcome.value)
+    if outcome is InboundOutcome.QUEUED:
+        service.wake_sms()
     return Response(b"", status_code=200)
 
 

@@ -41,6 +41,23 @@ _NO_TOKEN = {
     "en": "Nguvu: no token found for meter {meter}.",
     "sw": "Nguvu: hakuna tokeni ya mita {meter}.",
 }
+# Replies to the SMS keyword ("resend my last token"), see api/resend.py.
+_HELP = {
+    "fr": "Nguvu: pour recevoir votre dernier jeton, envoyez {keyword} ou {keyword} suivi du numero du "
+    "compteur.",
+    "en": "Nguvu: to get your last token again, send {keyword} or {keyword} followed by the meter number.",
+    "sw": "Nguvu: kupata tokeni yako ya mwisho, tuma {keyword} au {keyword} ikifuatiwa na namba ya mita.",
+}
+_NOT_LINKED = {
+    "fr": "Nguvu: le compteur {meter} n'est pas lie a ce numero.",
+    "en": "Nguvu: meter {meter} is not linked to this number.",
+    "sw": "Nguvu: mita {meter} haijaunganishwa na namba hii.",
+}
+_NO_METER = {
+    "fr": "Nguvu: aucun compteur n'est lie a ce numero.",
+    "en": "Nguvu: no meter is linked to this number.",
+    "sw": "Nguvu: hakuna mita iliyounganishwa na namba hii.",
+}
 _FAILED = {
     "fr": "Nguvu: le paiement de {amount} {currency} pour le compteur {meter} n'a pas abouti. Aucun montant "
     "n'a ete preleve.",
@@ -79,6 +96,18 @@ def resend_sms(language: str, *, token: str, units: Decimal | None, meter: str, 
 
 def no_token_sms(language: str, *, meter: str) -> str:
     return _NO_TOKEN[_lang(language)].format(meter=meter)
+
+
+def help_sms(language: str, *, keyword: str) -> str:
+    return _HELP[_lang(language)].format(keyword=keyword)
+
+
+def not_linked_sms(language: str, *, meter: str) -> str:
+    return _NOT_LINKED[_lang(language)].format(meter=meter)
+
+
+def no_meter_sms(language: str) -> str:
+    return _NO_METER[_lang(language)]
 
 
 def failed_sms(language: str, *, amount: Decimal, currency: str, meter: str) -> str:

@@ -21,6 +21,13 @@ class SettingsError(ValueError):
 
 LANGUAGES = ("fr", "en", "sw")
 
+# Words a subscriber texts to get the last token again (compared without case). JETON, TOKEN and TOKENI
+# are the words our own token SMS uses in French, English and Swahili, so the subscriber has just read
+# them; CODE is what people in Beni call the recharge coupon; RESEND (English, as in MicroPowerManager's
+# keyword) and TENA (Swahili "again") say "send it again". Any other text gets a short help SMS.
+DEFAULT_RESEND_KEYWORDS = ("JETON", "TOKEN", "TOKENI", "CODE", "RESEND", "TENA")
+_MAX_KEYWORD = 20
+
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
     raw = env.get(name)
@@ -46,6 +53,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative")
     return value
+
+
+def _keywords(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return check_keywords(tuple(w.strip() for w in raw.split(",") if w.strip()), name)
+
+
+def check_keywords(words: tuple[str, ...], name: str = "NGUVU_SMS_RESEND_KEYWORDS") -> tuple[str, ...]:
+    """Keywords upper-cased; each a single word of letters and digits (SettingsError otherwise)."""
+    if not words:
+        raise SettingsError(f"{name} must list at least one keyword")
+    for word in words:
+        if not (word.isascii() and word.isalnum() and len(word) <= _MAX_KEYWORD):
+            raise SettingsError(
+                f"{name}: each keyword must be 1-{_MAX_KEYWORD} ASCII letters or digits, got {word!r}"
+            )
+    return tuple(dict.fromkeys(w.upper() for w in words))
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -81,6 +107,8 @@ class Settings:
     backoff_max_seconds: float = 600.0
     serial_timeout_seconds: float = 3.0
     migrate_on_start: bool = True
+    sms_resend_keywords: tuple[str, ...] = DEFAULT_RESEND_KEYWORDS
+    sms_resend_per_hour: int = 3  # replies to the keyword per phone per hour (0: never reply)
     provider_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,6 +116,9 @@ class Settings:
             raise SettingsError(f"NGUVU_LANGUAGE must be one of {', '.join(LANGUAGES)}")
         if not self.public_base_url.startswith(("http://", "https://")):
             raise SettingsError("NGUVU_PUBLIC_URL must start with http:// or https://")
+        object.__setattr__(self, "sms_resend_keywords", check_keywords(tuple(self.sms_resend_keywords)))
+        if not 0 <= self.sms_resend_per_hour <= 1000:
+            raise SettingsError("NGUVU_SMS_RESEND_PER_HOUR must be between 0 and 1000")
 
     @property
     def resolved_database_url(self) -> str:
@@ -132,6 +163,8 @@ class Settings:
             backoff_max_seconds=_float(env, "NGUVU_BACKOFF_MAX_SECONDS", 600.0),
             serial_timeout_seconds=_float(env, "NGUVU_SERIAL_TIMEOUT_SECONDS", 3.0),
             migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
+            sms_resend_keywords=_keywords(env, "NGUVU_SMS_RESEND_KEYWORDS", DEFAULT_RESEND_KEYWORDS),
+            sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),
             provider_env={k: v for k, v in env.items() if k.startswith("NGUVU_")},
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.models.base import UtcDateTime, utcnow
@@ -16,7 +16,12 @@ from api.models.base import UtcDateTime, utcnow
 
 class SmsOutbox(SQLModel, table=True):
     __tablename__ = "sms_outbox"
-    __table_args__ = (Index("ix_sms_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_sms_outbox_due", "status", "next_attempt_at"),
+        # The inbound-SMS rate limit counts a phone's recent replies.
+        Index("ix_sms_outbox_to_created", "to", "created_at"),
+        UniqueConstraint("inbound_message_id", name="uq_sms_outbox_inbound_message_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     to: str = Field(max_length=16)
@@ -33,6 +38,8 @@ class SmsOutbox(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))
+    # A reply to an incoming SMS keeps that message's provider id: a redelivery finds it and queues nothing.
+    inbound_message_id: str | None = Field(default=None, max_length=80)
 
 
 class MeterPush(SQLModel, table=True):

@@ -1,9 +1,14 @@
-"""Africa's Talking SMS API: send one message, classify the result, parse delivery reports.
+"""Africa's Talking SMS API: send one message, classify the result, parse delivery reports and
+incoming messages.
 
 Send: ``POST {base}/version1/messaging`` (form: username, to, message, from?, bulkSMSMode=1, enqueue?)
 with the ``apiKey`` header. The answer lists one status per recipient; we send to one recipient per
 call, so that status decides: 100/101/102 sent or queued, the codes in ``_PERMANENT`` give up, every
 other failure (balance, routing, gateway, 5xx, timeouts) is worth a later retry by the outbox worker.
+
+Incoming messages (the "incoming messages" callback URL) are a form: ``from`` (the sender, E.164),
+``to`` (our short code), ``text``, ``date``, ``id`` (the message id, the same on every redelivery),
+``linkId`` (premium SMS only) and ``networkCode``. AT signs none of its callbacks.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from api.payments.secret import Secret
 from api.sms.base import (
     DeliveryReport,
     DeliveryState,
+    InboundSms,
     SmsConfigError,
     SmsMessage,
     SmsPermanentError,
@@ -27,7 +33,7 @@ from api.sms.base import (
     SmsTemporaryError,
 )
 
-__all__ = ["LIVE_URL", "SANDBOX_URL", "AfricasTalkingConfig", "AfricasTalkingSms"]
+__all__ = ["LIVE_URL", "SANDBOX_URL", "AfricasTalkingConfig", "AfricasTalkingSms", "parse_inbound_form"]
 
 LIVE_URL = "https://api.africastalking.com"
 SANDBOX_URL = "https://api.sandbox.africastalking.com"
@@ -39,6 +45,10 @@ _PERMANENT = {402, 403, 404, 406, 409}
 _FINAL_OK = {"success"}
 _FINAL_FAILED = {"rejected", "failed"}
 _IN_FLIGHT = {"sent", "submitted", "buffered"}
+# An incoming message's id is stored to recognise redeliveries: printable ASCII, at most 80 characters
+# (AT's ids look like "ATXid_..."); a sender longer than E.164's 16 characters is not a phone number.
+_MAX_ID = 80
+_MAX_SENDER = 32
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,28 @@ class AfricasTalkingSms:
             network_code=form.get("networkCode") or None,
             retry_count=int(retry) if retry.isdigit() else None,
         )
+
+    def parse_inbound(self, form: Mapping[str, str]) -> InboundSms | None:
+        return parse_inbound_form(form)
+
+
+def parse_inbound_form(form: Mapping[str, str]) -> InboundSms | None:
+    """An AT incoming-message form as an InboundSms; None when ``id``, ``from`` or ``text`` is missing
+    or malformed. The sender is not checked here: the core decides whom it replies to."""
+    message_id, sender, text = form.get("id", "").strip(), form.get("from", "").strip(), form.get("text")
+    if not message_id or len(message_id) > _MAX_ID or not all("!" <= c <= "~" for c in message_id):
+        return None
+    if not sender or len(sender) > _MAX_SENDER or not sender.isprintable() or text is None:
+        return None
+    return InboundSms(
+        provider_message_id=message_id,
+        sender=sender,
+        text=text,
+        shortcode=form.get("to") or None,
+        link_id=form.get("linkId") or None,
+        network_code=form.get("networkCode") or None,
+        date=form.get("date") or None,
+    )
 
 
 def _recipient(body: bytes) -> dict[str, Any]:

@@ -4,6 +4,8 @@ The core owns the outbox: it stores each message, calls :meth:`SmsProvider.send`
 backoff on :class:`SmsTemporaryError`; :class:`SmsPermanentError` means "give up on this message".
 Delivery reports arrive on ``SMS_DELIVERY_PATH`` and are parsed by
 :meth:`SmsProvider.parse_delivery_report`; the core matches ``provider_message_id`` to the outbox row.
+Messages subscribers send to our short code arrive on ``SMS_INBOUND_PATH`` and are parsed by
+:meth:`SmsProvider.parse_inbound`; the core answers the "resend my last token" keyword.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from api.payments.fields import is_e164
 
 __all__ = [
     "SMS_DELIVERY_PATH",
+    "SMS_INBOUND_PATH",
     "SMS_PROVIDER_NAMES",
     "DeliveryReport",
     "DeliveryState",
+    "InboundSms",
     "SmsConfigError",
     "SmsError",
     "SmsMessage",
@@ -35,6 +39,9 @@ SMS_PROVIDER_NAMES = ("console", "africastalking")
 
 #: Where the core mounts the delivery-report endpoint (``{provider}`` is the provider's ``name``).
 SMS_DELIVERY_PATH = "/callbacks/sms/{provider}/delivery"
+
+#: Where the core mounts the incoming-message endpoint (``{provider}`` is the provider's ``name``).
+SMS_INBOUND_PATH = "/callbacks/sms/{provider}/inbound"
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,19 @@ class DeliveryReport:
     retry_count: int | None = None
 
 
+@dataclass(frozen=True)
+class InboundSms:
+    """A message a phone sent to our short code, as the provider reported it (unverified: a hint)."""
+
+    provider_message_id: str  # the provider's id of this message: redeliveries carry the same one
+    sender: str  # as the provider gave it; the core replies only to E.164 numbers
+    text: str
+    shortcode: str | None = None  # our number or short code it was sent to
+    link_id: str | None = None  # premium SMS only
+    network_code: str | None = None
+    date: str | None = None  # the provider's timestamp text, kept as given
+
+
 class SmsError(ServiceError):
     """Root of operational SMS errors (a ServiceError: stable ``code``); the outbox worker handles them."""
 
@@ -107,4 +127,8 @@ class SmsProvider(Protocol):
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
         """Turn a delivery-report form into a report; None when the form is not a report we know."""
+        ...
+
+    def parse_inbound(self, form: Mapping[str, str]) -> InboundSms | None:
+        """Turn an incoming-message form into a message; None when the form is not one."""
         ...

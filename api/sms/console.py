@@ -1,7 +1,8 @@
 """The ``console`` SMS provider (the default): writes the message to a text stream, sends nothing.
 
 The core has already stored the message in its outbox; this provider only makes it visible (the demo
-shows the token SMS this way).
+shows the token SMS this way). It accepts incoming messages in Africa's Talking's form, so the demo
+and tests can play a phone texting the short code.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 
-from api.sms.base import DeliveryReport, SmsMessage, SmsSent
+from api.sms.africastalking import parse_inbound_form
+from api.sms.base import DeliveryReport, InboundSms, SmsMessage, SmsSent
 
 __all__ = ["ConsoleSms"]
 
@@ -31,3 +33,6 @@ class ConsoleSms:
 
     def parse_delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
         return None  # the console never reports delivery
+
+    def parse_inbound(self, form: Mapping[str, str]) -> InboundSms | None:
+        return parse_inbound_form(form)

@@ -22,9 +22,9 @@ from starlette.responses import PlainTextResponse, Response
 
 from api.db import reading, transaction
 from api.errors import NoTariff
-from api.messages import no_token_sms, resend_sms
-from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff, Token
+from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff
 from api.pricing import Quote, quote
+from api.resend import last_credit_token, resend_body
 from api.service import Service
 from api.ussd import menu
 from api.ussd.texts import text
@@ -146,21 +146,6 @@ def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
         assert meter is not None
         sub = session.get(Subscriber, meter.subscriber_id) if meter.subscriber_id else None
         to = sub.phone if sub else phone
-        lang = state.lang
-        last = session.scalars(
-            select(Token)
-            .where(col(Token.meter_id) == meter.id, col(Token.kind) == "credit")
-            .order_by(col(Token.id).desc())
-        ).first()
-        if last is None:
-            body = no_token_sms(lang, meter=meter.drn)
-        else:
-            body = resend_sms(
-                lang,
-                token=last.token,
-                units=last.units,
-                meter=meter.drn,
-                date=last.created_at.strftime("%Y-%m-%d %H:%M"),
-            )
+        body = resend_body(state.lang, meter.drn, last_credit_token(session, [state.account.meter_id]))
         session.add(SmsOutbox(to=to, text=body, kind="resend"))
     service.wake_sms()

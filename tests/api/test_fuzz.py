@@ -169,10 +169,46 @@ def test_callbacks_never_fail_and_forged_ones_write_nothing(
         "/callbacks/payments/mpesa/c2b/confirmation",
         "/callbacks/sms/console/delivery",
         "/callbacks/sms/africastalking/delivery",
+        "/callbacks/sms/console/inbound",
+        "/callbacks/sms/africastalking/inbound",
     ):
         before = snapshot(world)
         r = client.post(url, content=raw, headers=headers)
         check(world, before, r.status_code)
+
+
+inbound_form = st.fixed_dictionaries(
+    {},
+    optional={
+        "from": st.one_of(
+            st.sampled_from(["+243990000001", "+243970000009", "SAFARICOM", ""]), st.text(max_size=20)
+        ),
+        "to": st.text(max_size=8),
+        "text": st.one_of(
+            st.sampled_from(["JETON", "token 01234567897", "TENA ENK-0001", "Resend 01234567905", "", "hi"]),
+            st.text(max_size=40),
+        ),
+        "id": st.one_of(st.sampled_from(["ATXid_1", "ATXid_2", ""]), st.text(max_size=90)),
+        "date": st.text(max_size=20),
+        "linkId": st.text(max_size=10),
+        "networkCode": st.text(max_size=8),
+    },
+)
+
+
+@FUZZ
+@given(form=inbound_form)
+def test_incoming_sms_never_fails_and_queues_at_most_one_reply(
+    client: TestClient, world: World, form: dict[str, str]
+) -> None:
+    before = snapshot(world)
+    r = client.post("/callbacks/sms/console/inbound", data=form)
+    check(world, before, r.status_code)
+    after = snapshot(world)
+    assert after["sms_outbox"] - before["sms_outbox"] <= 1
+    assert {k: v for k, v in after.items() if k != "sms_outbox"} == {
+        k: v for k, v in before.items() if k != "sms_outbox"
+    }
 
 
 def test_read_only_endpoints_answer(client: TestClient) -> None:
