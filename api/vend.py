@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,23 @@ PUSHES = MeterPush.__table__  # type: ignore[attr-defined]
 # The hot path's statements, built once (executing them still hits SQLAlchemy's compiled cache).
 _PAYMENT_BY_REFERENCE = select(PAYMENTS).where(PAYMENTS.c.reference == bindparam("ref")).with_for_update()
 _METER_LOCKED = select(METERS).where(METERS.c.id == bindparam("mid")).with_for_update()
+# A batch locks its payments, then its meters, each in id order: every vend (single or batched, in any
+# process) locks payments before meters, and rows of one table in ascending order, so two batches that
+# share rows wait for each other instead of deadlocking.
+_PAYMENTS_BY_REFERENCES = (
+    select(PAYMENTS)
+    .where(PAYMENTS.c.reference.in_(bindparam("refs", expanding=True)))
+    .order_by(PAYMENTS.c.id)
+    .with_for_update()
+)
+_METERS_LOCKED = (
+    select(METERS)
+    .where(METERS.c.id.in_(bindparam("mids", expanding=True)))
+    .order_by(METERS.c.id)
+    .with_for_update()
+)
+_LAST_TID = select(METERS.c.last_tid).where(METERS.c.id == bindparam("mid"))
+_INSERT_TOKENS = insert(TOKENS).returning(TOKENS.c.id, sort_by_parameter_order=True)
 _TARIFF = select(TARIFFS).where(
     TARIFFS.c.name == bindparam("tname"), TARIFFS.c.currency == bindparam("cur"), TARIFFS.c.active
 )
@@ -94,6 +112,36 @@ class IssuedCredit:
     units: Decimal
 
 
+@dataclass
+class _Batch:
+    """The writes of a batch's plain vends, held back and then executed as one statement per table."""
+
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[dict[str, Any] | None] = field(default_factory=list)  # per token: a push row or None
+    last_tids: dict[int, int | None] = field(default_factory=dict)  # meter id -> its newest TID
+    paid: list[dict[str, Any]] = field(default_factory=list)
+    sms: list[dict[str, Any]] = field(default_factory=list)
+    results: list[tuple[int, VendResult]] = field(default_factory=list)  # (position, result sans token id)
+
+    def flush(self, session: Session, out: list[VendResult | None]) -> None:
+        if not self.tokens:
+            return
+        ids = session.execute(_INSERT_TOKENS, self.tokens).scalars().all()
+        pushes = [dict(push, token_id=tid) for push, tid in zip(self.pushes, ids, strict=True) if push]
+        if pushes:
+            session.execute(_INSERT_PUSH, pushes)
+        session.execute(_SET_LAST_TID, [{"mid": m, "tid": t} for m, t in self.last_tids.items()])
+        # The unique (provider, provider_txn_id) constraint fires here for a replayed transaction id.
+        session.execute(_MARK_VENDED, self.paid)
+        if self.sms:
+            session.execute(_INSERT_SMS, self.sms)
+        for (position, result), token_id in zip(self.results, ids, strict=True):
+            out[position] = VendResult(
+                result.outcome, result.payment_id, token_id, result.token, result.units, result.reason
+            )
+        self.tokens, self.pushes, self.last_tids, self.paid, self.sms, self.results = [], [], {}, [], [], []
+
+
 class Vendor:
     """Applies verified payment events and issues credit tokens. Thread-safe; one per process."""
 
@@ -123,6 +171,146 @@ class Vendor:
                 result = VendResult("duplicate", reason="provider_txn_seen")
         self.metrics.vend_outcomes.labels(result.outcome, result.reason or "-").inc()
         return result
+
+    def apply_events(self, events: Sequence[PaymentEvent]) -> list[VendResult | Exception]:
+        """Act on many verified events (group commit): the events that name our payment reference are
+        applied together in ONE transaction, whose commit (the fsync) they share; each gets exactly the
+        result `apply_event` would give it, in order. Events without our reference (C2B payments found by
+        the provider's ids or the account) are applied one by one after it. If the shared transaction fails (two payments
+        carrying one provider transaction id, a deadlock, a missing key), it is rolled back whole and
+        every event is applied on its own, so one bad event costs the others nothing but time; an event
+        that still raises has its exception in its place in the list.
+        """
+        out: list[VendResult | Exception | None] = [None] * len(events)
+        shared = [i for i, e in enumerate(events) if e.reference is not None]
+        if len(shared) > 1:
+            start = time.perf_counter()
+            try:
+                with transaction(self.engine) as session:
+                    results = self._apply_batch(session, [events[i] for i in shared])
+            except Exception as exc:  # every event is retried alone below
+                log.warning(
+                    "batch of %d events rolled back (%s): applying them one by one",
+                    len(shared),
+                    type(exc).__name__,
+                )
+            else:
+                elapsed = time.perf_counter() - start
+                for i, vended in zip(shared, results, strict=True):
+                    out[i] = vended
+                    self.metrics.vend_latency.observe(elapsed)
+                    self.metrics.vend_outcomes.labels(vended.outcome, vended.reason or "-").inc()
+        for i, result in enumerate(out):
+            if result is None:
+                try:
+                    out[i] = self.apply_event(events[i])
+                except Exception as exc:  # that event's caller answers 5xx; the provider redelivers
+                    out[i] = exc
+        return [r for r in out if r is not None]
+
+    def _apply_batch(self, session: Session, events: list[PaymentEvent]) -> list[VendResult]:
+        """Plain vends (first sight of a vendable payment, amounts matching, token issued) are gathered
+        and written in bulk; anything else first writes what was gathered, then takes the one-event path
+        in this same transaction, so it reads exactly what a lone event would have read."""
+        refs = sorted({e.reference for e in events if e.reference is not None})
+        rows = {r.reference: r for r in session.execute(_PAYMENTS_BY_REFERENCES, {"refs": refs})}
+        meter_ids = sorted({r.meter_id for r in rows.values() if r.meter_id is not None})
+        meters = {m.id: m for m in session.execute(_METERS_LOCKED, {"mids": meter_ids})} if meter_ids else {}
+        last_tids: dict[int, int | None] = {mid: m.last_tid for mid, m in meters.items()}
+        tariffs: dict[tuple[str, str], Any] = {}
+        out: list[VendResult | None] = [None] * len(events)
+        batch = _Batch()
+        seen: set[str] = set()
+        for position, event in enumerate(events):
+            row: Any = rows.get(event.reference or "")
+            plain = (
+                row is not None
+                and row.reference not in seen
+                and event.status is EventStatus.SUCCEEDED
+                and row.status in VENDABLE
+                and not _mismatch(row, event)
+            )
+            if plain:
+                seen.add(row.reference)
+                meter = meters[row.meter_id]
+                key = (meter.tariff_name, row.currency)
+                if key not in tariffs:
+                    tariffs[key] = session.execute(_TARIFF, {"tname": key[0], "cur": key[1]}).first()
+                plain = self._gather(session, batch, position, row, event, meter, tariffs[key], last_tids)
+            if not plain:
+                if row is not None:
+                    seen.add(row.reference)
+                batch.flush(session, out)
+                out[position] = result = self._apply(session, event)
+                if result.outcome == "vended" and row is not None and row.meter_id in last_tids:
+                    last_tids[row.meter_id] = session.execute(_LAST_TID, {"mid": row.meter_id}).scalar()
+        batch.flush(session, out)
+        done = [r for r in out if r is not None]
+        assert len(done) == len(events), "every event of a batch has a result"
+        return done
+
+    def _gather(
+        self,
+        session: Session,
+        batch: _Batch,
+        position: int,
+        p: Any,
+        event: PaymentEvent,
+        meter: Any,
+        tariff: Any,
+        last_tids: dict[int, int | None],
+    ) -> bool:
+        """Issue the token of one plain vend and add its writes to the batch. False (nothing gathered)
+        when the vend is not plain after all: no tariff, amount out of limits, a token rule refused it."""
+        if tariff is None:
+            return False
+        try:
+            q = quote(tariff, p.amount)
+            issuer = self.keyring.issuer(meter, lambda: session.get(VendingKeyRecord, meter.vending_key_id))
+            issued = issuer.credit(q.units, at=self.clock(), rnd=self.rnd(), last_tid=last_tids[meter.id])
+        except (ServiceError, TokenError):
+            return False
+        units = issued.units if issued.units is not None else q.units
+        now = self.clock()
+        last_tids[meter.id] = batch.last_tids[meter.id] = issued.tid
+        batch.tokens.append(
+            dict(
+                payment_id=p.id,
+                meter_id=meter.id,
+                kind="credit",
+                token=issued.token,
+                tid=issued.tid,
+                units=units,
+                amount=p.amount,
+                currency=p.currency,
+                vat=q.vat,
+                issued_by=f"payment:{p.reference}"[:64],
+                created_at=now,
+            )
+        )
+        batch.pushes.append(_push_values(meter.id, now) if meter.connected and meter.serial_url else None)
+        batch.paid.append(
+            {
+                "pid": p.id,
+                "txn": event.provider_txn_id,
+                "paid": event.amount,
+                "now": now,
+                "pref": event.provider_ref,
+            }
+        )
+        phone = p.msisdn or _subscriber_phone(session, meter.subscriber_id)
+        if phone:
+            text = token_sms(
+                p.language,
+                token=issued.token,
+                units=units,
+                meter=meter.drn,
+                amount=p.amount,
+                currency=p.currency,
+            )
+            batch.sms.append(sms_values(phone, text, "token", p.id, now))
+        batch.results.append((position, VendResult("vended", p.id, None, issued.token, units)))
+        return True
 
     def _apply(self, session: Session, event: PaymentEvent) -> VendResult:
         row = self._find_payment(session, event)
@@ -322,19 +510,21 @@ class Vendor:
             ),
         ).scalar_one()
         if meter.connected and meter.serial_url:
-            session.execute(
-                insert(PUSHES).values(
-                    token_id=token_id,
-                    meter_id=meter.id,
-                    status="queued",
-                    attempts=0,
-                    next_attempt_at=now,
-                    result="",
-                    detail="",
-                    updated_at=now,
-                )
-            )
+            session.execute(_INSERT_PUSH, dict(_push_values(meter.id, now), token_id=token_id))
         return IssuedCredit(token_id, issued.token, issued.tid, units)
+
+
+def _push_values(meter_id: int, now: datetime) -> dict[str, Any]:
+    """A queued serial push (without its token id)."""
+    return dict(
+        meter_id=meter_id,
+        status="queued",
+        attempts=0,
+        next_attempt_at=now,
+        result="",
+        detail="",
+        updated_at=now,
+    )
 
 
 def sms_values(to: str, text: str, kind: str, payment_id: int | None, now: datetime) -> dict[str, Any]:
