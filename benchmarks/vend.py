@@ -33,13 +33,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlmodel import col
 
 from api import migrate
 from api.db import make_engine, transaction
 from api.keystore import Kek
-from api.models import Meter, Payment, PaymentStatus
+from api.models import Meter, Payment, PaymentStatus, Token
 from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
 from api.registry import MeterSpec, add_subscriber, add_vending_key, register_meter, set_tariff
 from api.service import Service
@@ -178,15 +178,15 @@ class Server:
             stderr=subprocess.PIPE,
         )
 
-    def __enter__(self) -> str:
-        url = f"http://127.0.0.1:{self.port}"
+    def __enter__(self) -> Server:
+        self.url = url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"nguvu serve exited: {self.proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return url
+                    return self
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise RuntimeError("nguvu serve did not start")
@@ -200,39 +200,135 @@ class Server:
             self.proc.wait()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU of these processes (those that ended meanwhile count nothing)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICK
+
+
+def processes(root: int | None = None, comm: str | None = None) -> set[int]:
+    """`root` and its descendants, or every process named `comm`."""
+    found, parents = set(), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if comm is not None and name == comm:
+            found.add(int(entry.name))
+    if root is not None:
+        found.add(root)
+        changed = True
+        while changed:
+            changed = False
+            for pid, ppid in parents.items():
+                if ppid in found and pid not in found:
+                    found.add(pid)
+                    changed = True
+    return found
+
+
+class CpuMeter:
+    """CPU spent by the service, the database and this client between start() and the report."""
+
+    def __init__(self, server_pid: int, kind: str) -> None:
+        self.server_pid, self.kind = server_pid, kind
+
+    def start(self) -> None:
+        self.server = processes(self.server_pid)
+        self.db = processes(comm="postgres") if self.kind == "postgres" else set()
+        self.t0 = (cpu_seconds(self.server), cpu_seconds(self.db), time.process_time())
+
+    def per_request(self, n: int) -> str:
+        now = (cpu_seconds(self.server), cpu_seconds(self.db), time.process_time())
+        srv, db, client = (1000 * (b - a) / n for a, b in zip(self.t0, now, strict=True))
+        text = f"CPU per vend: service {srv:.2f} ms"
+        if self.kind == "postgres":
+            text += f", PostgreSQL {db:.2f} ms"
+        return text + f", load client {client:.2f} ms"
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection with just enough client to POST and read a Content-Length
+    answer. The load generator shares the 2 cores with the service and the database, so it must cost
+    little: httpx spends about as much CPU per request as the server's whole vend."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, url: str) -> Connection:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        head = f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(head.encode() + b"\r\n" + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 async def fire(
     url: str, refs: list[tuple[str, str]], concurrency: int, rate: float | None
 ) -> tuple[float, list[float]]:
     cfg = SandboxConfig()
     latencies: list[float] = []
-    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-    for r in refs:
+    requests = [callback(ref, account, cfg) for ref, account in refs]  # signed before the clock starts
+    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
+    for r in requests:
         queue.put_nowait(r)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    connections = [await Connection.open(url) for _ in range(concurrency)]
     start = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
 
-        async def worker(offset: int) -> None:
-            sent = offset
-            while True:
-                try:
-                    ref, account = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                if rate:  # open-loop pacing: request k leaves at k / rate seconds
-                    due = start + sent / rate
-                    sent += concurrency
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                body, headers = callback(ref, account, cfg)
-                t0 = time.perf_counter()
-                r = await http.post("/callbacks/payments/sandbox", content=body, headers=headers)
-                latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    raise RuntimeError(f"callback answered {r.status_code}: {r.text[:200]}")
+    async def worker(offset: int, conn: Connection) -> None:
+        sent = offset
+        while True:
+            try:
+                body, headers = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            if rate:  # open-loop pacing: request k leaves at k / rate seconds
+                due = start + sent / rate
+                sent += concurrency
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            t0 = time.perf_counter()
+            status, answer = await conn.post("/callbacks/payments/sandbox", body, headers)
+            latencies.append(time.perf_counter() - t0)
+            if status != 200:
+                raise RuntimeError(f"callback answered {status}: {answer[:200]!r}")
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    try:
+        await asyncio.gather(*(worker(i, c) for i, c in enumerate(connections)))
+    finally:
+        for c in connections:
+            c.close()
     return time.perf_counter() - start, latencies
 
 
@@ -273,23 +369,43 @@ def run(kind: str, args: argparse.Namespace) -> None:
         if kind == "postgres":
             env["DATABASE_URL"] = str(engine.url.render_as_string(hide_password=False))
         print(f"{kind:8s} service: nguvu serve --workers {args.workers}")
-        with Server(env, args.workers) as url:
+        with Server(env, args.workers) as server:
+            url, cpu = server.url, CpuMeter(server.proc.pid, kind)
             # Warm-up (connections, decoder-key cache), not counted.
             asyncio.run(fire(url, queue_payments(engine, meter_ids, 100, "w"), args.concurrency, None))
-            refs = queue_payments(engine, meter_ids, args.vends, "m")
-            report(
-                kind,
+
+            def phase(label: str, ids: list[int], n: int, prefix: str, rate: float | None) -> None:
+                refs = queue_payments(engine, ids, n, prefix)
+                cpu.start()
+                elapsed, lat = asyncio.run(fire(url, refs, args.concurrency, rate))
+                report(kind, label, elapsed, lat)
+                tokens = count_tokens(engine, prefix)
+                check = "" if tokens == n else f"   MISMATCH: {tokens} tokens for {n} payments"
+                print(f"{'':8s}   {cpu.per_request(n)}{check}")
+
+            phase(
                 f"paid vends, {args.meters} meters, {args.concurrency} in flight",
-                *asyncio.run(fire(url, refs, args.concurrency, None)),
+                meter_ids,
+                args.vends,
+                "m",
+                None,
             )
-            refs = queue_payments(engine, meter_ids, min(args.vends, 1000), "r")
-            report(kind, "paid vends paced at 200/s", *asyncio.run(fire(url, refs, args.concurrency, 200.0)))
-            refs = queue_payments(engine, meter_ids[:1], min(args.vends, 500), "o")
-            report(
-                kind, "paid vends, all on ONE meter", *asyncio.run(fire(url, refs, args.concurrency, None))
-            )
+            phase("paid vends paced at 200/s", meter_ids, min(args.vends, 1000), "r", 200.0)
+            phase("paid vends, all on ONE meter", meter_ids[:1], min(args.vends, 500), "o", None)
             lat = ussd_steps(url, pan_from_drn(drn(0)).drn, args.ussd)
             report(kind, f"USSD steps, sequential ({args.ussd})", None, lat)
+
+
+def count_tokens(engine: Engine, prefix: str) -> int:
+    """Tokens issued for the payments of one phase: every one vended exactly once, or the run is void."""
+    with transaction(engine) as s:
+        stmt = (
+            select(func.count())
+            .select_from(Token)
+            .join(Payment, col(Payment.id) == col(Token.payment_id))
+            .where(col(Payment.reference).startswith(prefix), col(Payment.status) == PaymentStatus.VENDED)
+        )
+        return int(s.scalar(stmt) or 0)
 
 
 def report(kind: str, label: str, elapsed: float | None, lat: list[float]) -> None:
