@@ -142,6 +142,42 @@ def test_resend_queues_the_sms_to_the_holder_phone_not_the_caller(client: TestCl
     assert "aucun jeton" in rows[0].text
 
 
+def test_resend_for_a_meter_nobody_holds_gives_only_a_token_the_caller_paid_for(
+    client: TestClient, world: World
+) -> None:
+    """The second meter has no subscriber: a stranger typing its number gets "no token", while the
+    phone that bought its last token gets that token."""
+    from api.db import transaction
+    from api.models import Meter
+    from api.payments.base import PaymentEvent
+    from api.payments.base import PaymentStatus as S
+
+    buyer, stranger = "+243970000001", "+243970000002"
+    with transaction(world.service.engine) as s:
+        meter = s.scalars(select(Meter).where(Meter.drn == world.other_drn)).one()
+        s.add(
+            Payment(
+                reference="bought",
+                provider="sandbox",
+                status=PaymentStatus.PENDING,
+                msisdn=buyer,
+                meter_id=meter.id,
+                account=meter.drn,
+                amount=Decimal(5000),
+                currency="CDF",
+            )
+        )
+    event = PaymentEvent("sandbox", "TXB", "bought", S.SUCCEEDED, Decimal(5000), "CDF", buyer)
+    vended = world.service.vendor.apply_event(event)
+    assert vended.outcome == "vended" and vended.token is not None
+    dial(client, f"1*2*{world.other_drn}", phone=stranger)
+    dial(client, f"1*2*{world.other_drn}", phone=buyer)
+    with reading(world.service.engine) as s:
+        texts = {r.to: r.text for r in s.scalars(select(SmsOutbox).where(SmsOutbox.kind == "resend"))}
+    assert "aucun jeton" in texts[stranger] and vended.token[:4] not in texts[stranger]
+    assert vended.token[:4] + " " + vended.token[4:8] in texts[buyer]
+
+
 def test_unknown_currency_tariff_is_refused(client: TestClient, world: World) -> None:
     # The second meter uses the same tariff name; remove USD to check the guard.
     from api.db import transaction
