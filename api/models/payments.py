@@ -27,6 +27,7 @@ class Payment(SQLModel, table=True):
         UniqueConstraint("provider", "provider_txn_id", name="uq_payments_provider_txn"),
         Index("ix_payments_due", "status", "next_attempt_at"),
         Index("ix_payments_provider_ref", "provider", "provider_ref"),
+        Index("ix_payments_msisdn_created", "msisdn", "created_at"),  # resend keyword, API search
     )
 
     id: int | None = Field(default=None, primary_key=True)
