@@ -171,11 +171,16 @@ class Server:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         full = {**os.environ, **env, "NGUVU_RUN_WORKERS": "false", "NGUVU_MIGRATE_ON_START": "false"}
+        # The service's log goes to a file (a pipe nobody reads would fill and stall it).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port), "--workers", str(workers)],
+            [
+                *(sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)),
+                *("--workers", str(workers), "--log-level", "warning"),
+            ],
             env=full,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
 
     def __enter__(self) -> Server:
@@ -183,13 +188,22 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nguvu serve exited: {self.proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+                raise RuntimeError(f"nguvu serve exited: {self.log_tail()}")
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise RuntimeError("nguvu serve did not start")
+
+    def log_tail(self, lines: int = 5) -> str:
+        self.log.seek(0)
+        return b"".join(self.log.readlines()[-lines:]).decode(errors="replace")
+
+    def warnings(self) -> int:
+        """Lines of the service's log at WARNING or above (a rolled-back batch, an error)."""
+        self.log.seek(0)
+        return sum(b"WARNING" in line or b"ERROR" in line for line in self.log)
 
     def __exit__(self, *exc: object) -> None:
         self.proc.send_signal(signal.SIGINT)
@@ -198,6 +212,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.log.close()
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -394,6 +409,10 @@ def run(kind: str, args: argparse.Namespace) -> None:
             phase("paid vends, all on ONE meter", meter_ids[:1], min(args.vends, 500), "o", None)
             lat = ussd_steps(url, pan_from_drn(drn(0)).drn, args.ussd)
             report(kind, f"USSD steps, sequential ({args.ussd})", None, lat)
+            if warnings := server.warnings():
+                print(
+                    f"{'':8s}   the service logged {warnings} warnings/errors; last lines:\n{server.log_tail()}"
+                )
 
 
 def count_tokens(engine: Engine, prefix: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from sqlalchemy import Engine
@@ -84,10 +84,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each runs the background workers).")] = 1,
+    log_level: Annotated[
+        str, typer.Option(help="Service log level: debug, info (one line per payment event), warning.")
+    ] = "info",
 ) -> None:
     """Run the vending service (USSD, callbacks, REST API, workers) with uvicorn."""
     import uvicorn
 
+    logging_config = log_config(log_level)
     settings = Settings.from_env()  # fail fast here, before forking workers
     migrate.upgrade(make_engine(settings.resolved_database_url))
     print(f"nguvu: serving on http://{host}:{port} ({settings!r})", file=sys.stderr)
@@ -98,9 +102,35 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="info",
+            log_config=logging_config,
             access_log=False,
         )
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging set-up plus the service's own loggers (`nguvu.*`, and `api.*` for the provider
+    adapters) on stderr with time, level and name. They log events and decisions, never secrets."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    if level not in LOG_LEVELS:
+        raise InvalidInput(f"--log-level must be one of {', '.join(LOG_LEVELS)}", code="invalid_log_level")
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["service"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    config["handlers"]["service"] = {
+        "formatter": "service",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    for name in ("nguvu", "api"):
+        config["loggers"][name] = {"handlers": ["service"], "level": level.upper(), "propagate": False}
+    for name in ("uvicorn", "uvicorn.error"):
+        config["loggers"][name]["level"] = "INFO" if level == "debug" else level.upper()
+    return config
 
 
 @contextlib.contextmanager

@@ -146,9 +146,9 @@ def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
         assert meter is not None
         sub = session.get(Subscriber, meter.subscriber_id) if meter.subscriber_id else None
         if sub is not None:  # the holder's phone gets the meter's last token, whoever dials
-            to, token = sub.phone, last_credit_token(session, [meter.id])
+            to, token = sub.phone, last_credit_token(session, [state.account.meter_id])
         else:  # a meter nobody holds: only a token this phone paid for (the SMS keyword's rule)
-            to, token = phone, last_credit_token(session, [], paid_by=phone, meter_id=meter.id)
+            to, token = phone, last_credit_token(session, [], paid_by=phone, meter_id=state.account.meter_id)
         body = resend_body(state.lang, meter.drn, token)
         session.add(SmsOutbox(to=to, text=body, kind="resend"))
     service.wake_sms()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -190,7 +191,27 @@ def test_the_service_can_be_set_up_from_the_cli(tmp_path: Path) -> None:
     assert dup.returncode == 1
     nokek = _cli(tmp_path, "serve", NGUVU_KEK="")
     assert nokek.returncode == 2 and "NGUVU_KEK" in nokek.stderr
+    loud = _cli(tmp_path, "serve", "--log-level", "loud")
+    assert loud.returncode == 2 and "--log-level must be one of" in loud.stderr
     with transaction(
         __import__("api.db", fromlist=["make_engine"]).make_engine(f"sqlite:///{tmp_path / 'nguvu.db'}")
     ) as s:
         assert VENDING_KEY not in repr(s.scalars(select(VendingKeyRecord)).all())
+
+
+def test_serve_logs_the_service_loggers_at_the_chosen_level() -> None:
+    """`nguvu serve`'s logging set-up: the service's loggers (nguvu.*, api.*) reach stderr with time,
+    level and name at the chosen level (before, only uvicorn's own loggers had a handler)."""
+    program = (
+        "import logging, logging.config\n"
+        "from cli.service_cmds import log_config\n"
+        "logging.config.dictConfig(log_config('info'))\n"
+        "logging.getLogger('nguvu.vend').info('payment r1 vended')\n"
+        "logging.getLogger('api.payments.sandbox').warning('callback refused')\n"
+        "logging.getLogger('nguvu.vend').debug('hidden detail')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^\d{4}-\d\d-\d\d .* INFO nguvu\.vend: payment r1 vended$", r.stderr, re.M), r.stderr
+    assert "WARNING api.payments.sandbox: callback refused" in r.stderr
+    assert "hidden detail" not in r.stderr
