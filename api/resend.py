@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, text
@@ -70,8 +70,8 @@ def last_credit_token(
     return session.scalars(stmt.order_by(col(Token.id).desc()).limit(1)).first()
 
 
-def resend_body(language: str, meter_drn: str, token: Token | None) -> str:
-    """The SMS text: the token with its units and date, or "no token found for meter ..."."""
+def resend_body(language: str, meter_drn: str, token: Token | None, zone: tzinfo) -> str:
+    """The SMS text: the token with its units and local date, or "no token found for meter ..."."""
     if token is None:
         return no_token_sms(language, meter=meter_drn)
     return resend_sms(
@@ -79,7 +79,7 @@ def resend_body(language: str, meter_drn: str, token: Token | None) -> str:
         token=token.token,
         units=token.units,
         meter=meter_drn,
-        date=token.created_at.strftime("%Y-%m-%d %H:%M"),
+        date=token.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
     )
 
 
@@ -181,17 +181,19 @@ def _reply(
         if token is not None:
             meter = session.get(Meter, token.meter_id)
             assert meter is not None  # the query joined it
-            return "resend", resend_body(lang, meter.drn, token)
+            return "resend", resend_body(lang, meter.drn, token, settings.zone)
         if held:
             return "resend", no_token_sms(lang, meter="/".join(m.drn for m in held[:_NO_TOKEN_METERS]))
         return "resend", no_meter_sms(lang)
     meter = find_meter(session, request.account)
     if meter is not None and meter.id is not None:
         if any(m.id == meter.id for m in held):
-            return "resend", resend_body(lang, meter.drn, last_credit_token(session, [meter.id]))
+            return "resend", resend_body(
+                lang, meter.drn, last_credit_token(session, [meter.id]), settings.zone
+            )
         token = last_credit_token(session, (), paid_by=phone, meter_id=meter.id)
         if token is not None:
-            return "resend", resend_body(lang, meter.drn, token)
+            return "resend", resend_body(lang, meter.drn, token, settings.zone)
     # Echo what was typed, never the meter found: it may be someone else's.
     return "resend", not_linked_sms(lang, meter=request.account)
 

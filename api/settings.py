@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from api.keystore import Kek
 
@@ -109,6 +110,9 @@ class Settings:
     migrate_on_start: bool = True
     sms_resend_keywords: tuple[str, ...] = DEFAULT_RESEND_KEYWORDS
     sms_resend_per_hour: int = 3  # replies to the keyword per phone per hour (0: never reply)
+    # Dates shown to subscribers (the resend SMS) are local: Beni (North Kivu) keeps Central Africa Time.
+    timezone: str = "Africa/Lubumbashi"
+    vend_batch_max: int = 200  # payment events per vend transaction at most (1: no group commit)
     provider_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -119,6 +123,19 @@ class Settings:
         object.__setattr__(self, "sms_resend_keywords", check_keywords(tuple(self.sms_resend_keywords)))
         if not 0 <= self.sms_resend_per_hour <= 1000:
             raise SettingsError("NGUVU_SMS_RESEND_PER_HOUR must be between 0 and 1000")
+        if not 1 <= self.vend_batch_max <= 1000:
+            raise SettingsError("NGUVU_VEND_BATCH_MAX must be between 1 and 1000")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"NGUVU_TIMEZONE must be an IANA time zone such as Africa/Lubumbashi, got {self.timezone!r}"
+            ) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The local time zone of the subscribers."""
+        return ZoneInfo(self.timezone)
 
     @property
     def resolved_database_url(self) -> str:
@@ -165,6 +182,8 @@ class Settings:
             migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
             sms_resend_keywords=_keywords(env, "NGUVU_SMS_RESEND_KEYWORDS", DEFAULT_RESEND_KEYWORDS),
             sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),
+            timezone=env.get("NGUVU_TIMEZONE") or "Africa/Lubumbashi",
+            vend_batch_max=_int(env, "NGUVU_VEND_BATCH_MAX", 200, 1, 1000),
             provider_env={k: v for k, v in env.items() if k.startswith("NGUVU_")},
         )
 

@@ -149,6 +149,6 @@ def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
             to, token = sub.phone, last_credit_token(session, [state.account.meter_id])
         else:  # a meter nobody holds: only a token this phone paid for (the SMS keyword's rule)
             to, token = phone, last_credit_token(session, [], paid_by=phone, meter_id=state.account.meter_id)
-        body = resend_body(state.lang, meter.drn, token)
+        body = resend_body(state.lang, meter.drn, token, service.settings.zone)
         session.add(SmsOutbox(to=to, text=body, kind="resend"))
     service.wake_sms()

@@ -466,3 +466,23 @@ def test_both_providers_implement_parse_inbound(world: World) -> None:
         asyncio.run(http.aclose())
     [reply] = replies(world)
     assert reply.to == HOLDER and reply.text == no_token_sms("fr", meter=world.meter_drn)
+
+
+def test_the_resend_shows_the_token_date_in_local_time(world: World) -> None:
+    """The world's clock says 12:00 UTC; Beni keeps Central Africa Time (UTC+2): the SMS says 14:00."""
+    vend(world, "tz1", drn=world.meter_drn, msisdn=HOLDER)
+    text_in(world, "JETON")
+    [reply] = replies(world)
+    assert "(2026-11-28 14:00)" in reply.text, reply.text
+
+
+def test_the_time_zone_setting_is_checked() -> None:
+    from api.keystore import Kek
+
+    kek, _ = Kek.generate()
+    assert Settings(kek=kek, timezone="UTC").zone.key == "UTC"
+    assert Settings.from_env({"NGUVU_KEK": "ab" * 32, "NGUVU_TIMEZONE": "Africa/Kinshasa"}).timezone == (
+        "Africa/Kinshasa"
+    )
+    with pytest.raises(SettingsError, match="NGUVU_TIMEZONE"):
+        Settings(kek=kek, timezone="Mars/Olympus")
