@@ -27,16 +27,13 @@ from api.vend import Vendor, VendResult
 
 log = logging.getLogger("nguvu.service")
 
-# Events gathered into one vend transaction at most (a batch's rows stay locked until its commit).
-MAX_VEND_BATCH = 200
-
 
 class VendQueue:
     """Group commit for one event loop: events that arrive while a vend transaction is running wait
     for it to end and then go together in the next one, so N concurrent callbacks cost one commit (one
     fsync) instead of N. Nothing waits on a timer: a lone event starts its transaction at once."""
 
-    def __init__(self, vendor: Vendor, max_batch: int = MAX_VEND_BATCH) -> None:
+    def __init__(self, vendor: Vendor, max_batch: int) -> None:
         self.vendor = vendor
         self.max_batch = max_batch
         self._pending: list[tuple[PaymentEvent, asyncio.Future[VendResult]]] = []
@@ -138,7 +135,7 @@ class Service:
         loop = asyncio.get_running_loop()
         queue = self._vend_queues.get(loop)
         if queue is None:
-            queue = self._vend_queues[loop] = VendQueue(self.vendor)
+            queue = self._vend_queues[loop] = VendQueue(self.vendor, self.settings.vend_batch_max)
         results = await queue.submit(events)
         for event, result in zip(events, results, strict=True):
             log.info(

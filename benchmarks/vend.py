@@ -6,9 +6,15 @@ wallet's signed callback arrives over HTTP, the adapter verifies it, the vend tr
 synchronous=FULL / PostgreSQL fsync). Payments are pre-queued as PENDING, spread over many meters (a
 utility's real load) and, separately, all on one meter (the worst case: every vend serialises on it).
 
+Baseline, side by side: the same service with group commit off (NGUVU_VEND_BATCH_MAX=1: one transaction,
+one commit per vend) runs the full-load and paced phases first; the group-commit run prints its ratio.
+Each phase prints the CPU per vend of the service, PostgreSQL and the load client, and checks that every
+payment of the phase got exactly one token.
+
 Prints figures only (no assertions). Bounded: a few thousand requests per run, loopback only.
 
-    .venv/bin/python benchmarks/vend.py [--vends 2000] [--meters 200] [--concurrency 32] [--no-postgres]
+    .venv/bin/python benchmarks/vend.py [--vends 3000] [--meters 200] [--concurrency 32] [--workers 1]
+                                        [--no-postgres] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -383,36 +389,55 @@ def run(kind: str, args: argparse.Namespace) -> None:
         env = {"NGUVU_KEK": kek_hex, "NGUVU_DATA_DIR": tmp, "NGUVU_SMS_PROVIDER": "console"}
         if kind == "postgres":
             env["DATABASE_URL"] = str(engine.url.render_as_string(hide_password=False))
-        print(f"{kind:8s} service: nguvu serve --workers {args.workers}")
+        full_load = f"paid vends, {args.meters} meters, {args.concurrency} in flight"
+        baseline = None
+        if not args.no_baseline:
+            # The same service with group commit off: one transaction (one commit) per vend, as before.
+            print(f"{kind:8s} baseline: nguvu serve --workers {args.workers}, NGUVU_VEND_BATCH_MAX=1")
+            with Server({**env, "NGUVU_VEND_BATCH_MAX": "1"}, args.workers) as server:
+                measure = Phases(kind, engine, server, args.concurrency)
+                measure.warm_up(meter_ids)
+                baseline = measure.phase(full_load, meter_ids, args.vends, "b", None)
+                measure.phase("paid vends paced at 200/s", meter_ids, min(args.vends, 1000), "c", 200.0)
+        print(f"{kind:8s} service: nguvu serve --workers {args.workers} (group commit)")
         with Server(env, args.workers) as server:
-            url, cpu = server.url, CpuMeter(server.proc.pid, kind)
-            # Warm-up (connections, decoder-key cache), not counted.
-            asyncio.run(fire(url, queue_payments(engine, meter_ids, 100, "w"), args.concurrency, None))
-
-            def phase(label: str, ids: list[int], n: int, prefix: str, rate: float | None) -> None:
-                refs = queue_payments(engine, ids, n, prefix)
-                cpu.start()
-                elapsed, lat = asyncio.run(fire(url, refs, args.concurrency, rate))
-                report(kind, label, elapsed, lat)
-                tokens = count_tokens(engine, prefix)
-                check = "" if tokens == n else f"   MISMATCH: {tokens} tokens for {n} payments"
-                print(f"{'':8s}   {cpu.per_request(n)}{check}")
-
-            phase(
-                f"paid vends, {args.meters} meters, {args.concurrency} in flight",
-                meter_ids,
-                args.vends,
-                "m",
-                None,
-            )
-            phase("paid vends paced at 200/s", meter_ids, min(args.vends, 1000), "r", 200.0)
-            phase("paid vends, all on ONE meter", meter_ids[:1], min(args.vends, 500), "o", None)
-            lat = ussd_steps(url, pan_from_drn(drn(0)).drn, args.ussd)
+            measure = Phases(kind, engine, server, args.concurrency)
+            measure.warm_up(meter_ids)
+            rate = measure.phase(full_load, meter_ids, args.vends, "m", None)
+            if baseline:
+                print(f"{'':8s}   {rate / baseline:.1f}x the baseline's vends/s")
+            measure.phase("paid vends paced at 200/s", meter_ids, min(args.vends, 1000), "r", 200.0)
+            measure.phase("paid vends, all on ONE meter", meter_ids[:1], min(args.vends, 500), "o", None)
+            lat = ussd_steps(server.url, pan_from_drn(drn(0)).drn, args.ussd)
             report(kind, f"USSD steps, sequential ({args.ussd})", None, lat)
-            if warnings := server.warnings():
-                print(
-                    f"{'':8s}   the service logged {warnings} warnings/errors; last lines:\n{server.log_tail()}"
-                )
+
+
+class Phases:
+    """Runs measured phases against one started service and checks its log afterwards."""
+
+    def __init__(self, kind: str, engine: Engine, server: Server, concurrency: int) -> None:
+        self.kind, self.engine, self.server, self.concurrency = kind, engine, server, concurrency
+        self.cpu = CpuMeter(server.proc.pid, kind)
+
+    def warm_up(self, meter_ids: list[int]) -> None:
+        """Connections, decoder-key cache: not counted."""
+        refs = queue_payments(self.engine, meter_ids, 100, "w" + secrets.token_hex(3))
+        asyncio.run(fire(self.server.url, refs, self.concurrency, None))
+
+    def phase(self, label: str, ids: list[int], n: int, prefix: str, rate: float | None) -> float:
+        """Vends/s of one phase; also prints latency, CPU per vend, and any token count mismatch."""
+        refs = queue_payments(self.engine, ids, n, prefix)
+        self.cpu.start()
+        elapsed, lat = asyncio.run(fire(self.server.url, refs, self.concurrency, rate))
+        report(self.kind, label, elapsed, lat)
+        tokens = count_tokens(self.engine, prefix)
+        check = "" if tokens == n else f"   MISMATCH: {tokens} tokens for {n} payments"
+        print(f"{'':8s}   {self.cpu.per_request(n)}{check}")
+        if warnings := self.server.warnings():
+            print(
+                f"{'':8s}   the service logged {warnings} warnings/errors; last lines:\n{self.server.log_tail()}"
+            )
+        return len(lat) / elapsed
 
 
 def count_tokens(engine: Engine, prefix: str) -> int:
@@ -434,12 +459,13 @@ def report(kind: str, label: str, elapsed: float | None, lat: list[float]) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--vends", type=int, default=2000)
+    parser.add_argument("--vends", type=int, default=3000)
     parser.add_argument("--meters", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--ussd", type=int, default=600)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run with group commit off")
     args = parser.parse_args()
     for kind in ("sqlite", *(() if args.no_postgres else ("postgres",))):
         run(kind, args)

@@ -347,7 +347,7 @@ def test_a_caller_that_goes_away_does_not_stop_its_vend(world: World) -> None:
     side = Side(world.service, world.service.engine)
     side.queue("gone", world.meter_drn)
     side.queue("stays", world.meter_drn)
-    queue = VendQueue(world.service.vendor)
+    queue = VendQueue(world.service.vendor, 200)
 
     async def main() -> list[VendResult]:
         first = asyncio.create_task(queue.submit([paid("stays", "S")]))
