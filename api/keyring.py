@@ -79,13 +79,25 @@ class Keyring:
     def issuer(self, meter: Any, load_record: Callable[[], VendingKeyRecord | None]) -> Issuer:
         """The token issuer of a meter (a Meter or a meters row): its decoder key derived and its cipher
         built once, then cached. `load_record` fetches the sealed vending key only on a cache miss."""
-        profile = profile_of(meter)
-        cache_key = (profile, meter.vending_key_id)
+        # Keyed on the raw columns (no parsing on a hit): every field the profile and the key depend on.
+        cache_key = (
+            meter.pan,
+            meter.sgc,
+            meter.ti,
+            meter.krn,
+            meter.kt,
+            meter.ken,
+            meter.base_date,
+            meter.dkga,
+            meter.ea,
+            meter.vending_key_id,
+        )
         with self._lock:
             cached = self._issuers.get(cache_key)
             if cached is not None:
                 self._issuers.move_to_end(cache_key)
                 return cached
+        profile = profile_of(meter)
         record = load_record()
         if record is None:
             raise KeystoreError(f"vending key #{meter.vending_key_id} is missing")

@@ -1,0 +1,156 @@
+"""Exactly one token per payment with the real thing: `nguvu serve --workers 2` (two processes, each with
+its own group-commit queue) receiving every callback three times at once, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import METER_DRN, OTHER_DRN, make_settings, seed
+from sqlalchemy import Engine, select
+
+from api.db import reading, transaction
+from api.keystore import Kek
+from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Token
+from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
+from api.service import Service
+
+PAYMENTS = 40
+COPIES = 3  # each callback delivered this many times, all at once
+PHONE = "+243990000001"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(engine: Engine, tmp_path: Path) -> Iterator[str]:
+    kek, kek_hex = Kek.generate()
+    service = Service(make_settings(tmp_path, kek=kek), engine=engine, sms_write=lambda _l: None)
+    seed(service)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NGUVU_", "PROMETHEUS_"))}
+    env.update(
+        NGUVU_KEK=kek_hex,
+        NGUVU_DATA_DIR=str(tmp_path / "data"),
+        DATABASE_URL=engine.url.render_as_string(hide_password=False),
+        NGUVU_RUN_WORKERS="false",  # no SMS or push worker: the outbox is counted, not sent
+    )
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "nguvu serve did not start: " + log.read_text()[-2000:]
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    # Copies of one callback meet on the payment's row lock, never in a failed shared transaction (a
+    # deadlock or a constraint hit would have rolled a batch back and logged it).
+    assert "rolled back" not in log.read_text(), log.read_text()[-3000:]
+    assert "payment event sandbox succeeded -> vended" in log.read_text()  # the service logs its events
+
+
+def _queue(engine: Engine) -> list[tuple[str, str]]:
+    refs = []
+    with transaction(engine) as s:
+        meters = {m.drn: m for m in s.scalars(select(Meter))}
+        for i in range(PAYMENTS):
+            meter = meters[METER_DRN if i % 3 else OTHER_DRN]
+            ref = f"w{i}"
+            s.add(
+                Payment(
+                    reference=ref,
+                    provider="sandbox",
+                    status=PaymentStatus.PENDING,
+                    msisdn=PHONE,
+                    meter_id=meter.id,
+                    subscriber_id=meter.subscriber_id,
+                    account=meter.drn,
+                    amount=Decimal(5000),
+                    currency="CDF",
+                )
+            )
+            refs.append((ref, meter.drn))
+    return refs
+
+
+def _callback(ref: str, account: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "id": "SBX" + ref,
+            "reference": ref,
+            "status": "succeeded",
+            "amount": "5000",
+            "currency": "CDF",
+            "msisdn": PHONE,
+            "account": account,
+        }
+    ).encode()
+    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(SandboxConfig().secret, body)}
+
+
+@pytest.mark.slow
+def test_every_callback_three_times_at_once_on_two_workers_gives_one_token_each(
+    served: str, engine: Engine
+) -> None:
+    refs = _queue(engine)
+    requests = [_callback(ref, account) for ref, account in refs for _ in range(COPIES)]
+
+    async def fire() -> list[int]:
+        # Many connections, so that both worker processes take a share of every payment's copies.
+        limits = httpx.Limits(max_connections=24, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=served, limits=limits, timeout=60) as http:
+
+            async def post(body: bytes, headers: dict[str, str]) -> int:
+                r = await http.post("/callbacks/payments/sandbox", content=body, headers=headers)
+                return r.status_code
+
+            return await asyncio.gather(*(post(b, h) for b, h in requests))
+
+    statuses = asyncio.run(fire())
+    assert statuses == [200] * len(requests)
+    with reading(engine) as s:
+        payments = s.scalars(select(Payment)).all()
+        tokens = s.scalars(select(Token).order_by(Token.id)).all()
+        sms = s.scalars(select(SmsOutbox).where(SmsOutbox.kind == "token")).all()
+    assert {p.status for p in payments} == {PaymentStatus.VENDED}
+    assert sorted(t.payment_id for t in tokens) == sorted(p.id for p in payments)  # one each, no more
+    assert sorted(m.payment_id for m in sms) == sorted(p.id for p in payments)
+    for meter_id in {t.meter_id for t in tokens}:
+        tids = [t.tid for t in tokens if t.meter_id == meter_id]
+        assert tids == sorted(set(tids)), "TIDs of one meter must increase in issue order"
