@@ -175,11 +175,11 @@ class Vendor:
     def apply_events(self, events: Sequence[PaymentEvent]) -> list[VendResult | Exception]:
         """Act on many verified events (group commit): the events that name our payment reference are
         applied together in ONE transaction, whose commit (the fsync) they share; each gets exactly the
-        result `apply_event` would give it, in order. Events without our reference (C2B payments found by
-        the provider's ids or the account) are applied one by one after it. If the shared transaction fails (two payments
-        carrying one provider transaction id, a deadlock, a missing key), it is rolled back whole and
-        every event is applied on its own, so one bad event costs the others nothing but time; an event
-        that still raises has its exception in its place in the list.
+        result `apply_event` would give it, in order. Events without our reference (C2B payments found
+        by the provider's ids or the account) are applied one by one after it. If the shared transaction
+        fails (two payments carrying one provider transaction id, a deadlock, a missing key), it is
+        rolled back whole and every event is applied on its own, so one bad event costs the others
+        nothing but time; an event that still raises has its exception in its place in the list.
         """
         out: list[VendResult | Exception | None] = [None] * len(events)
         shared = [i for i, e in enumerate(events) if e.reference is not None]
@@ -274,41 +274,24 @@ class Vendor:
         now = self.clock()
         last_tids[meter.id] = batch.last_tids[meter.id] = issued.tid
         batch.tokens.append(
-            dict(
+            _token_values(
+                meter.id,
+                issued.token,
+                issued.tid,
+                units,
+                now,
+                issued_by=_paid_by(p),
                 payment_id=p.id,
-                meter_id=meter.id,
-                kind="credit",
-                token=issued.token,
-                tid=issued.tid,
-                units=units,
                 amount=p.amount,
                 currency=p.currency,
                 vat=q.vat,
-                issued_by=f"payment:{p.reference}"[:64],
-                created_at=now,
             )
         )
         batch.pushes.append(_push_values(meter.id, now) if meter.connected and meter.serial_url else None)
-        batch.paid.append(
-            {
-                "pid": p.id,
-                "txn": event.provider_txn_id,
-                "paid": event.amount,
-                "now": now,
-                "pref": event.provider_ref,
-            }
-        )
-        phone = p.msisdn or _subscriber_phone(session, meter.subscriber_id)
-        if phone:
-            text = token_sms(
-                p.language,
-                token=issued.token,
-                units=units,
-                meter=meter.drn,
-                amount=p.amount,
-                currency=p.currency,
-            )
-            batch.sms.append(sms_values(phone, text, "token", p.id, now))
+        batch.paid.append(_vended_values(p, event, now))
+        sms = _token_sms_values(session, p, meter, issued.token, units, now)
+        if sms is not None:
+            batch.sms.append(sms)
         batch.results.append((position, VendResult("vended", p.id, None, issued.token, units)))
         return True
 
@@ -432,7 +415,7 @@ class Vendor:
                     session,
                     meter,
                     q.units,
-                    issued_by=f"payment:{p.reference}",
+                    issued_by=_paid_by(p),
                     payment_id=p.id,
                     amount=p.amount,
                     currency=p.currency,
@@ -450,27 +433,10 @@ class Vendor:
                 setattr(payment, key, value)
             return self._hold(session, payment, reason)
         # The unique (provider, provider_txn_id) constraint fires here for a replayed transaction id.
-        session.execute(
-            _MARK_VENDED,
-            {
-                "pid": p.id,
-                "txn": event.provider_txn_id,
-                "paid": event.amount,
-                "now": now,
-                "pref": event.provider_ref,
-            },
-        )
-        phone = p.msisdn or _subscriber_phone(session, meter.subscriber_id)
-        if phone:
-            text = token_sms(
-                p.language,
-                token=issued.token,
-                units=issued.units,
-                meter=meter.drn,
-                amount=p.amount,
-                currency=p.currency,
-            )
-            session.execute(_INSERT_SMS, sms_values(phone, text, "token", p.id, now))
+        session.execute(_MARK_VENDED, _vended_values(p, event, now))
+        sms = _token_sms_values(session, p, meter, issued.token, issued.units, now)
+        if sms is not None:
+            session.execute(_INSERT_SMS, sms)
         return VendResult("vended", p.id, issued.token_id, issued.token, issued.units)
 
     def issue_credit(
@@ -493,25 +459,85 @@ class Vendor:
         units = issued.units if issued.units is not None else units
         now = self.clock()
         session.execute(_SET_LAST_TID, {"mid": meter.id, "tid": issued.tid})
-        token_id = session.execute(
-            _INSERT_TOKEN,
-            dict(
-                payment_id=payment_id,
-                meter_id=meter.id,
-                kind="credit",
-                token=issued.token,
-                tid=issued.tid,
-                units=units,
-                amount=amount,
-                currency=currency,
-                vat=vat,
-                issued_by=issued_by[:64],
-                created_at=now,
-            ),
-        ).scalar_one()
+        row = _token_values(
+            meter.id,
+            issued.token,
+            issued.tid,
+            units,
+            now,
+            issued_by=issued_by,
+            payment_id=payment_id,
+            amount=amount,
+            currency=currency,
+            vat=vat,
+        )
+        token_id = session.execute(_INSERT_TOKEN, row).scalar_one()
         if meter.connected and meter.serial_url:
             session.execute(_INSERT_PUSH, dict(_push_values(meter.id, now), token_id=token_id))
         return IssuedCredit(token_id, issued.token, issued.tid, units)
+
+
+# Rows and parameters both vend paths (one event, a batch) write: one definition each.
+def _token_values(
+    meter_id: int,
+    token: str,
+    tid: int | None,
+    units: Decimal,
+    now: datetime,
+    *,
+    issued_by: str,
+    payment_id: int | None,
+    amount: Decimal | None,
+    currency: str,
+    vat: Decimal | None,
+) -> dict[str, Any]:
+    """A new credit token row."""
+    return dict(
+        payment_id=payment_id,
+        meter_id=meter_id,
+        kind="credit",
+        token=token,
+        tid=tid,
+        units=units,
+        amount=amount,
+        currency=currency,
+        vat=vat,
+        issued_by=issued_by[:64],
+        created_at=now,
+    )
+
+
+def _paid_by(payment: Any) -> str:
+    return f"payment:{payment.reference}"
+
+
+def _vended_values(payment: Any, event: PaymentEvent, now: datetime) -> dict[str, Any]:
+    """Parameters of _MARK_VENDED for a payment row and the event that paid it."""
+    return {
+        "pid": payment.id,
+        "txn": event.provider_txn_id,
+        "paid": event.amount,
+        "now": now,
+        "pref": event.provider_ref,
+    }
+
+
+def _token_sms_values(
+    session: Session, payment: Any, meter: Any, token: str, units: Decimal, now: datetime
+) -> dict[str, Any] | None:
+    """The token SMS to the payer (or the meter's holder when the payment has no phone); None if neither."""
+    phone = payment.msisdn or _subscriber_phone(session, meter.subscriber_id)
+    if not phone:
+        return None
+    text = token_sms(
+        payment.language,
+        token=token,
+        units=units,
+        meter=meter.drn,
+        amount=payment.amount,
+        currency=payment.currency,
+    )
+    return sms_values(phone, text, "token", payment.id, now)
 
 
 def _push_values(meter_id: int, now: datetime) -> dict[str, Any]:
