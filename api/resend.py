@@ -35,8 +35,10 @@ __all__ = [
     "ResendRequest",
     "answer_inbound",
     "last_credit_token",
+    "may_reply",
     "parse_request",
     "resend_body",
+    "serialised_may_reply",
 ]
 
 REPLY_KINDS = ("resend", "help")  # outbox kinds counted by the rate limit (the USSD resend included)
@@ -120,7 +122,7 @@ def answer_inbound(service: Service, message: InboundSms) -> InboundOutcome:
             _serialise(session, message.sender)
             if _answered(session, message.provider_message_id):
                 return InboundOutcome.DUPLICATE
-            if _recent_replies(session, message.sender, now) >= settings.sms_resend_per_hour:
+            if not may_reply(session, message.sender, now, settings):
                 return InboundOutcome.RATE_LIMITED
             kind, body = _reply(session, message.sender, request, settings)
             session.add(
@@ -140,6 +142,18 @@ def answer_inbound(service: Service, message: InboundSms) -> InboundOutcome:
                 return InboundOutcome.DUPLICATE
         raise
     return InboundOutcome.QUEUED
+
+
+def may_reply(session: Session, phone: str, now: datetime, settings: Settings) -> bool:
+    """Whether ``phone`` may get one more resend or help reply this hour (the SMS keyword and the USSD
+    option share the count). Call it in the transaction that queues the reply, after `_serialise`."""
+    return _recent_replies(session, phone, now) < settings.sms_resend_per_hour
+
+
+def serialised_may_reply(session: Session, phone: str, now: datetime, settings: Settings) -> bool:
+    """`may_reply`, with concurrent requests for ``phone`` taking turns until this transaction ends."""
+    _serialise(session, phone)
+    return may_reply(session, phone, now, settings)
 
 
 def _serialise(session: Session, phone: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from dataclasses import replace
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -24,7 +25,7 @@ from api.db import reading, transaction
 from api.errors import NoTariff
 from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff
 from api.pricing import Quote, quote
-from api.resend import last_credit_token, resend_body
+from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
 from api.ussd import menu
 from api.ussd.texts import text
@@ -100,8 +101,8 @@ def _answer(service: Service, service_code: str, session_id: str, phone: str, in
         state = menu.run(inputs, DbCatalog(session), service.settings.default_language)
     if state.screen == "queued":
         _queue_payment(service, service_code, session_id, phone, state)
-    elif state.screen == "resent":
-        _queue_resend(service, phone, state)
+    elif state.screen == "resent" and not _queue_resend(service, phone, state):
+        state = replace(state, screen="resend_limited")
     return menu.render(state)
 
 
@@ -139,7 +140,9 @@ def _queue_payment(
     service.wake_payments()
 
 
-def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
+def _queue_resend(service: Service, phone: str, state: menu.State) -> bool:
+    """Queue the resend SMS; False (nothing queued) when its recipient had this hour's replies: anyone
+    can type a meter number, and each SMS lands on the holder's phone and costs the utility."""
     assert state.account is not None
     with transaction(service.engine) as session:
         meter = session.get(Meter, state.account.meter_id)
@@ -149,6 +152,10 @@ def _queue_resend(service: Service, phone: str, state: menu.State) -> None:
             to, token = sub.phone, last_credit_token(session, [state.account.meter_id])
         else:  # a meter nobody holds: only a token this phone paid for (the SMS keyword's rule)
             to, token = phone, last_credit_token(session, [], paid_by=phone, meter_id=state.account.meter_id)
+        if not serialised_may_reply(session, to, service.clock(), service.settings):
+            return False
         body = resend_body(state.lang, meter.drn, token, service.settings.zone)
-        session.add(SmsOutbox(to=to, text=body, kind="resend"))
+        now = service.clock()
+        session.add(SmsOutbox(to=to, text=body, kind="resend", created_at=now, next_attempt_at=now))
     service.wake_sms()
+    return True

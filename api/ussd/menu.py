@@ -47,7 +47,7 @@ class State:
 
     @property
     def final(self) -> bool:
-        return self.screen in ("queued", "cancelled", "help", "resent")
+        return self.screen in ("queued", "cancelled", "help", "resent", "resend_limited")
 
 
 def run(inputs: list[str], catalog: Catalog, default_lang: str = "fr") -> State:

@@ -58,6 +58,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The last token of meter {meter} will be sent by SMS to the holder's phone.",
         "sw": "Tokeni ya mwisho ya mita {meter} itatumwa kwa SMS kwa simu ya mmiliki.",
     },
+    "resend_limited": {
+        "fr": "Le jeton du compteur {meter} a deja ete renvoye plusieurs fois cette heure. Reessayez plus tard.",
+        "en": "The token of meter {meter} was already resent several times this hour. Please try later.",
+        "sw": "Tokeni ya mita {meter} imetumwa tena mara kadhaa saa hii. Tafadhali jaribu baadaye.",
+    },
     "help": {
         "fr": "Nguvu: achetez l'electricite par mobile money. Le jeton arrive par SMS: tapez-le sur le "
         "compteur. 0 = retour, 00 = menu.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -178,6 +179,19 @@ def test_resend_for_a_meter_nobody_holds_gives_only_a_token_the_caller_paid_for(
     assert vended.token[:4] + " " + vended.token[4:8] in texts[buyer]
 
 
+def test_resend_stops_at_the_hourly_limit_of_the_holder_phone(client: TestClient, world: World) -> None:
+    """Anyone can type a meter number: the holder's phone gets at most NGUVU_SMS_RESEND_PER_HOUR (3)
+    resend SMS per hour, and the caller is told when the limit is reached."""
+    screens = [dial(client, f"1*2*{world.meter_drn}", phone=f"+24397000001{i}")[1] for i in range(5)]
+    assert all(s.startswith("END Le dernier jeton") for s in screens[:3])
+    assert all(s.startswith("END Le jeton du compteur") and "plus tard" in s for s in screens[3:])
+    with reading(world.service.engine) as s:
+        rows = s.scalars(select(SmsOutbox).where(SmsOutbox.kind == "resend")).all()
+    assert [r.to for r in rows] == ["+243990000001"] * 3
+    world.clock.now += timedelta(hours=1, seconds=1)  # an hour later the holder may ask again
+    assert dial(client, f"1*2*{world.meter_drn}")[1].startswith("END Le dernier jeton")
+
+
 def test_unknown_currency_tariff_is_refused(client: TestClient, world: World) -> None:
     # The second meter uses the same tariff name; remove USD to check the guard.
     from api.db import transaction
@@ -224,7 +238,7 @@ def test_every_screen_fits_160_characters_with_the_longest_values() -> None:
                 body = menu.render(state)
                 assert len(body) - 4 <= 160, (lang, screen, error, len(body))
                 assert body.isascii()
-        for final in ("queued", "cancelled", "help", "resent"):
+        for final in ("queued", "cancelled", "help", "resent", "resend_limited"):
             body = menu.render(menu.State(final, lang, "CDF", acct, q))
             assert body.startswith("END ") and len(body) - 4 <= 160 and body.isascii(), (lang, final)
         assert len(text("unavailable", lang)) <= 160
