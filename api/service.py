@@ -46,8 +46,12 @@ class VendQueue:
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain(), name="vend-queue")
         # A cancelled caller (client gone) cancels only its futures: the drainer skips them, and a batch
-        # already running still commits.
-        return list(await asyncio.gather(*futures))
+        # already running still commits. Every outcome is collected, so no failure goes unretrieved.
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, VendResult)]
 
     async def _drain(self) -> None:
         while self._pending:

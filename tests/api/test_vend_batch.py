@@ -367,3 +367,39 @@ def test_a_caller_that_goes_away_does_not_stop_its_vend(world: World) -> None:
             "gone": PaymentStatus.VENDED,
             "stays": PaymentStatus.VENDED,
         }
+
+
+def test_through_the_queue_only_the_caller_of_a_failing_event_gets_the_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    side = Side(world.service, world.service.engine)
+    for ref in ("ok1", "ok2"):
+        side.queue(ref, world.meter_drn)
+    side.queue("bad", world.other_drn)
+    real = Keyring.issuer
+
+    def issuer(self: Keyring, meter: Any, load: Any) -> Any:
+        if meter.drn == world.other_drn:
+            raise RuntimeError("vending key unreadable")
+        return real(self, meter, load)
+
+    monkeypatch.setattr(Keyring, "issuer", issuer)
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(
+            world.service.apply_events([paid("ok1", "O1")]),
+            world.service.apply_events([paid("bad", "B"), paid("ok2", "O2")]),  # one callback, two events
+            return_exceptions=True,
+        )
+
+    alone, together = asyncio.run(main())
+    assert [r.outcome for r in alone] == ["vended"]
+    assert isinstance(together, RuntimeError)
+    with reading(world.service.engine) as s:
+        statuses = {p.reference: p.status for p in s.scalars(select(Payment))}
+    # The failing event's neighbour in the same callback was still applied (the provider redelivers both).
+    assert statuses == {
+        "ok1": PaymentStatus.VENDED,
+        "ok2": PaymentStatus.VENDED,
+        "bad": PaymentStatus.PENDING,
+    }
