@@ -57,7 +57,8 @@ class Metrics:
         )
         self.vend_latency = Histogram(
             "nguvu_vend_seconds",
-            "Time to apply one payment event (token + SMS queued, committed)",
+            "Time from a verified payment event entering the vend queue to its committed result (token "
+            "+ SMS queued), the wait for the running vend transaction included",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -40,6 +41,7 @@ class VendQueue:
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, events: Sequence[PaymentEvent]) -> list[VendResult]:
+        started = time.perf_counter()
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in events]
         self._pending.extend(zip(events, futures, strict=True))
@@ -48,6 +50,9 @@ class VendQueue:
         # A cancelled caller (client gone) cancels only its futures: the drainer skips them, and a batch
         # already running still commits. Every outcome is collected, so no failure goes unretrieved.
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        elapsed = time.perf_counter() - started  # the wait for the running transaction included
+        for _ in events:
+            self.vendor.metrics.vend_latency.observe(elapsed)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome

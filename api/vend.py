@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,13 +161,12 @@ class Vendor:
 
     def apply_event(self, event: PaymentEvent) -> VendResult:
         """Act on one verified event. Safe to call any number of times, concurrently, for one event."""
-        with self.metrics.vend_latency.time():
-            try:
-                with transaction(self.engine) as session:
-                    result = self._apply(session, event)
-            except IntegrityError:
-                # Another worker recorded the same provider transaction first: this one is a duplicate.
-                result = VendResult("duplicate", reason="provider_txn_seen")
+        try:
+            with transaction(self.engine) as session:
+                result = self._apply(session, event)
+        except IntegrityError:
+            # Another worker recorded the same provider transaction first: this one is a duplicate.
+            result = VendResult("duplicate", reason="provider_txn_seen")
         self.metrics.vend_outcomes.labels(result.outcome, result.reason or "-").inc()
         return result
 
@@ -184,7 +182,6 @@ class Vendor:
         out: list[VendResult | Exception | None] = [None] * len(events)
         shared = [i for i, e in enumerate(events) if e.reference is not None]
         if len(shared) > 1:
-            start = time.perf_counter()
             try:
                 with transaction(self.engine) as session:
                     results = self._apply_batch(session, [events[i] for i in shared])
@@ -195,10 +192,8 @@ class Vendor:
                     type(exc).__name__,
                 )
             else:
-                elapsed = time.perf_counter() - start
                 for i, vended in zip(shared, results, strict=True):
                     out[i] = vended
-                    self.metrics.vend_latency.observe(elapsed)
                     self.metrics.vend_outcomes.labels(vended.outcome, vended.reason or "-").inc()
         for i, result in enumerate(out):
             if result is None:

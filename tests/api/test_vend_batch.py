@@ -337,6 +337,8 @@ def test_concurrent_callers_share_transactions_and_each_gets_its_own_result(worl
     results = asyncio.run(main())
     assert [res[0].outcome for res in results] == ["vended"] * 30
     assert sum(sizes) == 30 and max(sizes) > 1  # callers that arrive together share a transaction
+    # Each event's latency is observed once, from entering the queue to its committed result.
+    assert world.service.metrics.registry.get_sample_value("nguvu_vend_seconds_count") == 30
     with reading(world.service.engine) as s:
         by_payment = {p.id: p.reference for p in s.scalars(select(Payment))}
         for ref, [result] in zip(refs, results, strict=True):
