@@ -1,197 +1,191 @@
 """`nguvu token batch IN.csv OUT.csv`: many credit tokens, across all cores.
 
-Rows are grouped by meter, and each meter's rows are issued in order by one worker, so the same-minute
-rule holds inside a batch (a meter's tokens get distinct, increasing TIDs) and a decoder key is derived
-once per meter. A bad row gets its error in the output and does not stop the batch.
+The parent reads the file a block at a time and deals each row, by its meter number, to one worker
+process (one per core): every row of a meter goes to the same worker, in file order, so the same-minute
+rule holds across the whole batch (a meter's tokens get distinct, increasing TIDs) and a decoder key is
+derived once per meter. Workers start issuing while the parent is still reading. The parent remembers
+which worker got each row and interleaves the workers' output lines back into input order. A bad row
+gets its error in the output and does not stop the batch.
 """
 
-import csv
-import io
+from __future__ import annotations
+
 import multiprocessing
-import operator
 import os
-import secrets
+import queue
 import sys
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
 from cli.apps import token_app
+from cli.batch_worker import Done, Job, split_fields, work
 from cli.errors import UsageError, guarded
 from cli.meter_options import VENDING_KEY_ENV, load_vending_key, parse_time
-from tokencore import (
-    BaseDate,
-    DecoderKey,
-    Dkga,
-    Ea,
-    KeyParams,
-    KeyType,
-    MeterProfile,
-    Service,
-    TokenError,
-    VendingKey,
-    derive_decoder_key,
-    meter_from_number,
-)
-from tokencore.batch import CreditRequest, issue_credit_tokens
+from tokencore import VendingKey
 
 INPUT_COLUMNS = ("pan|drn", "sgc", "ti", "krn", "units", "[kt]", "[ken]", "[base_date]", "[dkga]", "[ea]",
                  "[service]", "[at]", "[rnd]", "[last_tid]")  # fmt: skip
 OUTPUT_COLUMNS = ("line", "pan", "service", "units", "tid", "token", "error")
-Row = tuple[int, str]  # (line number, the line's text): parsed by the workers, not the parent
+READ_SIZE = 1 << 20  # characters read at a time
+JOB_ROWS = 16_384  # rows per job: enough for the bit-sliced EA07 to run at full speed (ea07_batch.CHUNK)
+QUEUED_JOBS = 4  # jobs waiting per worker: bounds the parent's memory when it reads faster than they issue
 
 
-def _fields(text: str) -> list[str]:
-    """One CSV line's fields; the plain split when nothing is quoted (the common, fast case)."""
-    return text.split(",") if '"' not in text else next(csv.reader([text]))
+def read_blocks(handle: IO[str], path: Path) -> Iterator[list[str]]:
+    """The lines of a text file (as str.splitlines() cuts the whole text), a block at a time. A block
+    ends after a "\\n" (the file is read with universal newlines), so no line is cut in two."""
+    carry = ""
+    while data := _read(handle, path):
+        data = carry + data
+        cut = data.rfind("\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield data[:cut].splitlines()
+    if carry:
+        yield carry.splitlines()
 
 
-def _csv_line(values: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return out.getvalue()
-
-
-def _chunks(groups: dict[str, list[Row]], size: int) -> Iterator[list[Row]]:
-    chunk: list[Row] = []
-    for rows in groups.values():
-        chunk.extend(rows)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-SERVICE_NAMES = {s.value: s.name.lower() for s in Service}
-METER_FIELDS = (("pan", ""), ("drn", ""), ("sgc", ""), ("ti", ""), ("krn", ""), ("kt", "2"), ("ken", "255"),
-                ("base_date", "2014"), ("dkga", "02"), ("ea", "07"))  # fmt: skip
-
-
-class _Worker:
-    """Per-process state: the vending key, the column layout, and one profile and key per meter seen.
-    Rows are read with precomputed column positions: this loop runs a million times in a big batch."""
-
-    def __init__(self, vending_key: VendingKey, columns: dict[str, int], default_at: datetime) -> None:
-        self.vending_key, self.default_at = vending_key, default_at
-        self.width = len(columns) + 1
-        blank = self.width - 1  # the padding column: always ""
-        self.meter_columns = [columns.get(name, blank) for name, _ in METER_FIELDS]
-        self.meter_fields = operator.itemgetter(*self.meter_columns)
-        self.request_fields = operator.itemgetter(
-            *(columns.get(name, blank) for name in ("units", "at", "rnd", "last_tid", "service"))
-        )
-        self.meters: dict[tuple[str, ...], tuple[MeterProfile, DecoderKey]] = {}
-        self.times: dict[str, datetime] = {"": default_at}
-        self.services: dict[str, Service] = {}
-
-    def meter(self, row: list[str]) -> tuple[MeterProfile, DecoderKey]:
-        spec: tuple[str, ...] = self.meter_fields(row)
-        known = self.meters.get(spec)
-        if known is None:
-            values = (v.strip() or d for v, (_, d) in zip(spec, METER_FIELDS, strict=True))
-            pan, drn, sgc, ti, krn, kt, ken, base_date, dkga, ea = values
-            if not (pan or drn) or not (sgc and ti and krn):
-                raise UsageError("pan (or drn), sgc, ti and krn are required")
-            params = KeyParams(
-                sgc=int(sgc), ti=int(ti), krn=int(krn), kt=KeyType(int(kt)), ken=int(ken),
-                base_date=BaseDate.from_year(base_date), dkga=Dkga.parse(dkga), ea=Ea.parse(ea),
-            )  # fmt: skip
-            profile = MeterProfile(meter_from_number(pan or drn), params)
-            if len(self.meters) > 100_000:
-                self.meters.clear()
-            known = self.meters[spec] = (profile, derive_decoder_key(self.vending_key, profile))
-        return known
-
-    def request(self, row: list[str], random_nibble: int) -> CreditRequest:
-        profile, key = self.meter(row)
-        units, at_text, rnd, last, service = self.request_fields(row)
-        at = self.times.get(at_text)
-        if at is None:
-            at = self.times[at_text] = parse_time(at_text.strip())
-        kind = self.services.get(service)
-        if kind is None:
-            kind = self.services[service] = Service.parse(service.strip() or "electricity")
-        return CreditRequest(
-            profile,
-            key,
-            units,
-            at,
-            int(rnd) if rnd.strip() else random_nibble,
-            int(last) if last.strip() else None,
-            kind,
-        )
-
-    def issue(self, chunk: list[Row]) -> tuple[list[tuple[int, str]], int]:
-        """The output lines of a chunk, each with its input line number, and how many rows were refused."""
-        out: list[tuple[int, str] | None] = []
-        requests, where = [], []
-        nibbles = secrets.token_bytes(len(chunk))  # default RNDs: one random byte per row, low nibble used
-        for (line, text), random_byte in zip(chunk, nibbles, strict=True):
-            row = _fields(text)
-            row += [""] * (self.width - len(row))
-            try:
-                requests.append(self.request(row, random_byte & 15))
-                where.append(len(out))
-                out.append(None)
-            except (TokenError, UsageError, ValueError) as exc:
-                pan = row[self.meter_columns[0]] or row[self.meter_columns[1]]
-                out.append((line, _csv_line([str(line), pan, "", "", "", "", str(exc)])))
-        refused = len(out) - len(requests)
-        for slot, request, result in zip(where, requests, issue_credit_tokens(requests), strict=True):
-            line = chunk[slot][0]
-            pan = request.profile.pan.pan
-            if isinstance(result, TokenError):
-                refused += 1
-                out[slot] = (line, _csv_line([str(line), pan, "", "", "", "", str(result)]))
-            else:
-                service = SERVICE_NAMES[result.subclass]
-                out[slot] = (line, f"{line},{pan},{service},{result.units},{result.tid},{result.token},")
-        return [r for r in out if r is not None], refused
-
-
-_worker: _Worker | None = None
-
-
-def _init(vending_key: bytes, columns: dict[str, int], default_at: datetime) -> None:
-    global _worker
-    _worker = _Worker(VendingKey(vending_key), columns, default_at)
-
-
-def _run(chunk: list[Row]) -> tuple[list[tuple[int, str]], int]:
-    assert _worker is not None
-    return _worker.issue(chunk)
-
-
-def _read(path: Path) -> tuple[dict[str, int], dict[str, list[Row]], int]:
-    """The header's columns, and the lines grouped by meter (in input order within a meter)."""
+def _read(handle: IO[str], path: Path) -> str:
     try:
-        text = path.read_text()
+        return handle.read(READ_SIZE)
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise UsageError(f"{path} is empty: expected a header row ({', '.join(INPUT_COLUMNS)})")
-    columns = {name.strip().lower(): i for i, name in enumerate(_fields(lines[0]))}
-    if not ({"pan", "drn"} & columns.keys()) or "units" not in columns:
-        raise UsageError(
-            f"{path}: the header needs pan (or drn) and units; columns: {', '.join(INPUT_COLUMNS)}"
-        )
-    key_columns = [columns[c] for c in ("pan", "drn") if c in columns]
-    splits = max(key_columns) + 1  # only the fields up to the meter's are split out here
-    groups: dict[str, list[Row]] = {}
-    count = 0
-    for line, row_text in enumerate(lines[1:], start=2):
-        if not row_text.strip():
-            continue
-        row = row_text.split(",", splits) if '"' not in row_text else _fields(row_text)
-        meter = "|".join([row[i] if i < len(row) else "" for i in key_columns])
-        groups.setdefault(meter, []).append((line, row_text))
-        count += 1
-    return columns, groups, count
+
+
+def meter_share(number: str, workers: int) -> int:
+    """The worker of a meter number, the same for its MeterPAN and its DRN (with or without spaces): the
+    hash of the 8 serial digits, which both carry just before their last check digit(s)."""
+    digits = number.strip().replace(" ", "")
+    return hash(digits[-10:-2] if len(digits) == 18 else digits[-9:-1]) % workers
+
+
+class _Dealer:
+    """Deals rows to the workers' queues, and gathers their output lines (in order, per worker)."""
+
+    def __init__(self, columns: dict[str, int], workers: int, key: bytes, default_at: datetime) -> None:
+        self.key_columns = [columns[c] for c in ("pan", "drn") if c in columns]
+        self.splits = max(self.key_columns) + 1  # only the fields up to the meter's are split out here
+        self.workers = workers
+        self.order = array("H")  # the worker of each row, in input order
+        self.pending: list[Job] = [([], []) for _ in range(workers)]
+        self.outputs: list[list[str]] = [[] for _ in range(workers)]
+        self.sent = self.received = self.refused = 0
+        self.finished = False
+        context = multiprocessing.get_context("fork")
+        self.done: multiprocessing.queues.Queue[Done] = context.Queue()
+        self.jobs: list[multiprocessing.queues.Queue[Job | None]] = []
+        self.processes = []
+        for index in range(workers):
+            jobs: multiprocessing.queues.Queue[Job | None] = context.Queue(QUEUED_JOBS)
+            process = context.Process(
+                target=work, args=(index, key, columns, default_at, jobs, self.done), daemon=True
+            )
+            process.start()
+            self.jobs.append(jobs)
+            self.processes.append(process)
+
+    def deal(self, lines: list[str], first: int, advance: Callable[[int], None]) -> int:
+        """Queue the rows of `lines` (numbered from `first`); returns how many were not blank."""
+        workers, columns, splits, order = self.workers, self.key_columns, self.splits, self.order
+        pending = self.pending
+        count = 0
+        for line, text in enumerate(lines, start=first):
+            if not text.strip():
+                continue
+            row = text.split(",", splits) if '"' not in text else split_fields(text)
+            number = ""
+            for i in columns:
+                if i < len(row) and (number := row[i].strip()):
+                    break
+            worker = meter_share(number, workers)
+            order.append(worker)
+            job = pending[worker]
+            job[0].append(line)
+            job[1].append(text)
+            if len(job[0]) >= JOB_ROWS:
+                self._send(worker, advance)
+            count += 1
+        return count
+
+    def finish(self, advance: Callable[[int], None]) -> list[str]:
+        """Send what is left, wait for every answer; the output lines in input order."""
+        for worker in range(self.workers):
+            if self.pending[worker][0]:
+                self._send(worker, advance)
+            self._put(worker, None, advance)
+        while self.received < self.sent:
+            self._gather(advance, block=True)
+        self.finished = True
+        pulls = [iter(lines).__next__ for lines in self.outputs]
+        return [pulls[worker]() for worker in self.order]
+
+    def stop(self) -> None:
+        """Release the workers and the queues: after `finish` the workers are leaving by themselves;
+        otherwise (an error, Ctrl-C) they are stopped, and what is still queued for them is dropped."""
+        for process in self.processes:
+            if not self.finished and process.is_alive():
+                process.terminate()
+            process.join()
+        queues: list[multiprocessing.queues.Queue[Any]] = [*self.jobs, self.done]
+        for channel in queues:
+            if not self.finished:
+                channel.cancel_join_thread()
+            channel.close()
+            channel.join_thread()
+
+    def _send(self, worker: int, advance: Callable[[int], None]) -> None:
+        job, self.pending[worker] = self.pending[worker], ([], [])
+        self._put(worker, job, advance)
+        self.sent += 1
+
+    def _put(self, worker: int, job: Job | None, advance: Callable[[int], None]) -> None:
+        while not _put(self.jobs[worker], job):
+            self._gather(advance, block=False)
+
+    def _gather(self, advance: Callable[[int], None], *, block: bool) -> None:
+        """Take the answers that are ready (with `block`, wait for one); raise a worker's error."""
+        while self.received < self.sent:
+            answer = _get(self.done, block)
+            if answer is None:
+                self._check_alive()
+                if block:
+                    continue
+                return
+            worker, out, refused, size = answer
+            if isinstance(out, BaseException):
+                raise out
+            self.outputs[worker].extend(out)
+            self.refused += refused
+            self.received += 1
+            advance(size)
+            block = False
+
+    def _check_alive(self) -> None:
+        for process in self.processes:
+            if process.exitcode not in (None, 0):  # killed: a worker's own errors come as answers
+                raise RuntimeError(f"a batch worker stopped unexpectedly (exit code {process.exitcode})")
+
+
+def _put(jobs: multiprocessing.queues.Queue[Job | None], job: Job | None) -> bool:
+    """Queue a job unless the worker already has QUEUED_JOBS waiting (then wait a little and say so)."""
+    try:
+        jobs.put(job, timeout=0.1)
+    except queue.Full:
+        return False
+    return True
+
+
+def _get(done: multiprocessing.queues.Queue[Done], block: bool) -> Done | None:
+    """The next answer of any worker, or None when there is none yet (waiting a little with `block`)."""
+    try:
+        return done.get(timeout=0.5) if block else done.get_nowait()
+    except queue.Empty:
+        return None
 
 
 @token_app.command("batch")
@@ -209,26 +203,53 @@ def batch(
 ) -> None:
     """Issue credit tokens for every row of IN.csv into OUT.csv, using every core."""
     key = _vending_key(vending_key_file, vending_key)
-    columns, groups, count = _read(input_csv)
-    default_at = parse_time(at)
-    processes = workers or os.cpu_count() or 1
-    chunk_size = max(100, min(20_000, count // (processes * 8) or 1))
-    results: list[tuple[int, str]] = []
-    failed = 0
-    context = multiprocessing.get_context("fork")
-    with (
-        context.Pool(processes, _init, (key.reveal(), columns, default_at)) as pool,
-        typer.progressbar(length=count, label="issuing", file=sys.stderr, hidden=not progress) as bar,
-    ):
-        for done, refused in pool.imap_unordered(_run, _chunks(groups, chunk_size)):
-            results.extend(done)
-            failed += refused
-            bar.update(len(done))
-    results.sort()
+    if workers < 0:
+        raise UsageError(f"--workers must be 0 (every core) or more, got {workers}")
+    try:
+        handle = input_csv.open()
+    except OSError as exc:
+        raise UsageError(f"cannot read {input_csv}: {exc.strerror}") from None
+    with handle:
+        count, failed, results = _issue(handle, input_csv, key, at, workers or os.cpu_count() or 1, progress)
     _write(output_csv, results)
     typer.echo(f"{count - failed} tokens issued, {failed} rows refused -> {output_csv}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _issue(
+    handle: IO[str], path: Path, key: VendingKey, at: str | None, processes: int, progress: bool
+) -> tuple[int, int, list[str]]:
+    """Deal the rows of the open CSV to the workers: (rows, rows refused, output lines in input order)."""
+    blocks = read_blocks(handle, path)
+    lines = next(blocks, [])
+    columns = _columns(path, lines[0] if lines else "")
+    dealer = _Dealer(columns, min(processes, 1024), key.reveal(), parse_time(at))
+    try:
+        with typer.progressbar(
+            length=path.stat().st_size, label="issuing", file=sys.stderr, hidden=not progress
+        ) as bar:
+            count = dealer.deal(lines[1:], 2, bar.update)
+            first = len(lines) + 1
+            for lines in blocks:
+                count += dealer.deal(lines, first, bar.update)
+                first += len(lines)
+            results = dealer.finish(bar.update)
+    finally:
+        dealer.stop()
+    return count, dealer.refused, results
+
+
+def _columns(path: Path, header: str) -> dict[str, int]:
+    """The header's column positions by name (lower case)."""
+    if not header.strip():
+        raise UsageError(f"{path} is empty: expected a header row ({', '.join(INPUT_COLUMNS)})")
+    columns = {name.strip().lower(): i for i, name in enumerate(split_fields(header))}
+    if not ({"pan", "drn"} & columns.keys()) or "units" not in columns:
+        raise UsageError(
+            f"{path}: the header needs pan (or drn) and units; columns: {', '.join(INPUT_COLUMNS)}"
+        )
+    return columns
 
 
 def _vending_key(path: Path | None, text: str | None) -> VendingKey:
@@ -240,10 +261,11 @@ def _vending_key(path: Path | None, text: str | None) -> VendingKey:
     return key
 
 
-def _write(path: Path, results: list[tuple[int, str]]) -> None:
+def _write(path: Path, results: list[str]) -> None:
     try:
         with path.open("w", newline="") as handle:
             handle.write(",".join(OUTPUT_COLUMNS) + "\n")
-            handle.writelines(text + "\n" for _, text in results)
+            if results:
+                handle.write("\n".join(results) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -1,0 +1,157 @@
+"""`nguvu token batch`: reading in blocks, dealing rows by meter, order and errors of the output."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cli.batch
+import cli.batch_worker
+from cli.apps import app
+from cli.main import main  # noqa: F401  (registers every command module)
+from tokencore import KeyParams, MeterProfile, TokenError, VendingKey, derive_decoder_key, pan_from_drn
+from tokencore.batch import CreditRequest, issue_credit_tokens
+from tokencore.identity import luhn_check_digit
+
+KEY = ["--vending-key", "ABABABABABABABAB"]
+HEADER = ["drn", "sgc", "ti", "krn", "units", "at", "rnd", "last_tid"]
+AT = "2025-06-01T10:00"
+runner = CliRunner()
+
+
+def _drn(serial: int, long: bool = False) -> str:
+    body = f"{1234 if long else 12}{serial:08d}"
+    return body + str(luhn_check_digit(body))
+
+
+def _batch(tmp_path: Path, rows: list[list[str]], *args: str) -> tuple[int, str, list[dict[str, str]]]:
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    with source.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    result = runner.invoke(app, ["token", "batch", str(source), str(target), *KEY, "--no-progress", *args])
+    if not target.exists():
+        return result.exit_code, result.stderr, []
+    with target.open(newline="") as handle:
+        return result.exit_code, result.stderr, list(csv.DictReader(handle))
+
+
+def test_read_blocks_cuts_lines_as_splitlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "lines.csv"
+    text = "a,b\r\nc\rd\n\ne\x0cf\u2028g\x85h\r\n\r\n" * 5 + "last,no newline"
+    path.write_bytes(text.encode())
+    for size in (1, 2, 3, 7, 64, 1 << 20):
+        monkeypatch.setattr(cli.batch, "READ_SIZE", size)
+        with path.open() as handle:
+            got = list(itertools.chain.from_iterable(cli.batch.read_blocks(handle, path)))
+        assert got == path.read_text().splitlines(), size
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5, 16])
+def test_a_meter_goes_to_one_worker_whatever_its_spelling(workers: int) -> None:
+    shares = set()
+    for serial in range(200):
+        for long in (False, True):
+            drn = _drn(serial, long)
+            pan = pan_from_drn(drn).pan
+            spellings = [drn, pan, f" {drn} ", f"{pan[:6]} {pan[6:12]} {pan[12:]}"]
+            assert len({cli.batch.meter_share(s, workers) for s in spellings}) == 1
+            shares.add(cli.batch.meter_share(drn, workers))
+    assert shares == set(range(workers))  # and meters are spread over every worker
+
+
+def _reference(rows: list[list[str]]) -> list[str | tuple[int, str]]:
+    """What one in-order issue_credit_tokens call gives for the rows: (TID, token) or the error text."""
+    vending_key = VendingKey.from_hex("ABABABABABABABAB")
+    requests, at = [], datetime.fromisoformat(AT).replace(tzinfo=UTC)
+    for drn, sgc, ti, krn, units, _, rnd, _ in rows:
+        profile = MeterProfile(pan_from_drn(drn), KeyParams(sgc=int(sgc), ti=int(ti), krn=int(krn)))
+        requests.append(CreditRequest(profile, derive_decoder_key(vending_key, profile), units, at, int(rnd)))
+    return [
+        str(r) if isinstance(r, TokenError) else (r.tid or 0, r.token) for r in issue_credit_tokens(requests)
+    ]
+
+
+def test_rows_spread_over_the_file_and_workers_equal_one_batch_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.batch, "JOB_ROWS", 4)  # many small jobs per worker
+    monkeypatch.setattr(cli.batch, "READ_SIZE", 300)  # and many blocks
+    rng = random.Random(3)
+    good = [[_drn(m), "123456", "1", "1", rng.choice(["0.1", "5", "1820162.5"]), AT, str(rng.randrange(16)), ""]
+            for m in range(30) for _ in range(5)]  # fmt: skip
+    rng.shuffle(good)
+    bad = [["123", "123456", "1", "1", "1", AT, "1", ""], [_drn(1), "", "1", "1", "1", AT, "1", ""]]
+    rows = [HEADER]
+    for i, row in enumerate(good):
+        rows.append(row)
+        if i % 37 == 0:
+            rows += bad
+    code, err, out = _batch(tmp_path, rows, "--workers", "3")
+    refused = sum(1 for r in out if r["error"])
+    assert code == 1 and f"{len(out) - refused} tokens issued, {refused} rows refused" in err
+    assert [int(r["line"]) for r in out] == list(range(2, len(rows) + 1))  # every row, in input order
+    expected = iter(_reference(good))
+    for row, result in zip(rows[1:], out, strict=True):
+        if row in bad:
+            assert result["error"] and not result["token"]
+            continue
+        want = next(expected)
+        if isinstance(want, str):
+            assert result["error"] == want and not result["token"]
+        else:
+            assert (int(result["tid"]), result["token"]) == want and result["pan"] == pan_from_drn(row[0]).pan
+    assert next(expected, None) is None
+
+
+def test_one_meter_spelled_three_ways_gets_increasing_tids(tmp_path: Path) -> None:
+    drn = _drn(77)
+    pan = pan_from_drn(drn).pan
+    rows = [["pan", "drn", "sgc", "ti", "krn", "units", "at"]]
+    for i in range(12):
+        rows.append(
+            [pan, "", "123456", "1", "1", "1", AT]
+            if i % 3 == 0
+            else ["", drn if i % 3 == 1 else f" {drn} ", "123456", "1", "1", "1", AT]
+        )
+    code, _, out = _batch(tmp_path, rows, "--workers", "4")
+    tids = [int(r["tid"]) for r in out]
+    assert code == 0 and {r["pan"] for r in out} == {pan}
+    assert tids == list(range(tids[0], tids[0] + 12))  # the same-minute rule across the spellings
+
+
+def test_bad_rows_get_their_error_in_place(tmp_path: Path) -> None:
+    ok = [_drn(5), "123456", "1", "1", "1", AT, "3", ""]
+    rows = [HEADER, ok, [_drn(6), "123456", "1", "1", "1", AT, "3", "-1"], [_drn(7), "123456", "1", "1", "x"],
+            ["", "", "", ""], [_drn(8), "123456", "1", "1", "1", AT, "16", ""], ok]  # fmt: skip
+    code, err, out = _batch(tmp_path, rows, "--workers", "2")
+    assert code == 1 and "2 tokens issued, 4 rows refused" in err
+    assert [r["line"] for r in out] == ["2", "3", "4", "5", "6", "7"]
+    assert "last TID must be 0..16777215" in out[1]["error"]
+    assert "not a number" in out[2]["error"]
+    assert "required" in out[3]["error"]
+    assert "RND must be 0..15" in out[4]["error"]
+    assert int(out[5]["tid"]) == int(out[0]["tid"]) + 1 and not out[5]["error"]
+
+
+def test_a_failing_worker_stops_the_batch_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(self: object, lines: list[int], texts: list[str]) -> tuple[list[str], int]:
+        raise ValueError("worker exploded")
+
+    monkeypatch.setattr(cli.batch_worker.Worker, "issue", boom)  # the forked workers inherit it
+    rows = [HEADER] + [[_drn(m), "123456", "1", "1", "1", AT, "1", ""] for m in range(50)]
+    code, err, out = _batch(tmp_path, rows, "--workers", "2")
+    assert code == 2 and "error: worker exploded" in err
+    assert not (tmp_path / "out.csv").exists() and out == []
+
+
+def test_negative_workers_is_a_usage_error(tmp_path: Path) -> None:
+    code, err, _ = _batch(tmp_path, [HEADER], "--workers", "-1")
+    assert code == 2 and "--workers" in err
