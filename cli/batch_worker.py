@@ -80,11 +80,12 @@ class Worker:
 
     def meter(self, row: list[str]) -> tuple[MeterProfile, DecoderKey]:
         spec: tuple[str, ...] = self.meter_fields(row)
-        known = self.meters.get(spec)
-        if known is None:
-            if len(self.meters) >= MAX_METERS:
-                self.meters.clear()
-            known = self.meters[spec] = self._new_meter(spec)
+        return self.meters.get(spec) or self._add_meter(spec)
+
+    def _add_meter(self, spec: tuple[str, ...]) -> tuple[MeterProfile, DecoderKey]:
+        if len(self.meters) >= MAX_METERS:
+            self.meters.clear()
+        known = self.meters[spec] = self._new_meter(spec)
         return known
 
     def _new_meter(self, spec: tuple[str, ...]) -> tuple[MeterProfile, DecoderKey]:
@@ -111,23 +112,30 @@ class Worker:
         return params
 
     def request(self, row: list[str], random_nibble: int) -> CreditRequest:
-        profile, key = self.meter(row)
+        spec: tuple[str, ...] = self.meter_fields(row)
+        profile, key = self.meters.get(spec) or self._add_meter(spec)
         units, at_text, rnd, last, service = self.request_fields(row)
-        at = self.times.get(at_text)
-        if at is None:
-            at = self.times[at_text] = parse_time(at_text.strip())
+        at = self.times.get(at_text) or self._time(at_text)
         kind = self.services.get(service)
-        if kind is None:
-            kind = self.services[service] = Service.parse(service.strip() or "electricity")
+        if kind is None:  # not `or`: Service.ELECTRICITY is 0
+            kind = self._service(service)
         return CreditRequest(
             profile,
             key,
             units,
             at,
-            int(rnd) if rnd.strip() else random_nibble,
-            int(last) if last.strip() else None,
+            int(rnd) if rnd and not rnd.isspace() else random_nibble,
+            int(last) if last and not last.isspace() else None,
             kind,
         )
+
+    def _time(self, text: str) -> datetime:
+        at = self.times[text] = parse_time(text.strip())
+        return at
+
+    def _service(self, text: str) -> Service:
+        kind = self.services[text] = Service.parse(text.strip() or "electricity")
+        return kind
 
     def issue(self, lines: list[int], texts: list[str]) -> tuple[list[str], int]:
         """The output line of every row (the row's line number first), in order, and how many were refused."""

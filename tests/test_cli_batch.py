@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import cli.batch
+import cli.batch_dealer
 import cli.batch_worker
 from cli.apps import app
 from cli.main import main  # noqa: F401  (registers every command module)
@@ -60,8 +61,8 @@ def test_a_meter_goes_to_one_worker_whatever_its_spelling(workers: int) -> None:
             drn = _drn(serial, long)
             pan = pan_from_drn(drn).pan
             spellings = [drn, pan, f" {drn} ", f"{pan[:6]} {pan[6:12]} {pan[12:]}"]
-            assert len({cli.batch.meter_share(s, workers) for s in spellings}) == 1
-            shares.add(cli.batch.meter_share(drn, workers))
+            assert len({cli.batch_dealer.meter_share(s, workers) for s in spellings}) == 1
+            shares.add(cli.batch_dealer.meter_share(drn, workers))
     assert shares == set(range(workers))  # and meters are spread over every worker
 
 
@@ -80,7 +81,7 @@ def _reference(rows: list[list[str]]) -> list[str | tuple[int, str]]:
 def test_rows_spread_over_the_file_and_workers_equal_one_batch_in_file_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli.batch, "JOB_ROWS", 4)  # many small jobs per worker
+    monkeypatch.setattr(cli.batch_dealer, "JOB_ROWS", 4)  # many small jobs per worker
     monkeypatch.setattr(cli.batch, "READ_SIZE", 300)  # and many blocks
     rng = random.Random(3)
     good = [[_drn(m), "123456", "1", "1", rng.choice(["0.1", "5", "1820162.5"]), AT, str(rng.randrange(16)), ""]

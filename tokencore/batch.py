@@ -22,7 +22,7 @@ from tokencore.digits import to_digits, transpose_class
 from tokencore.errors import FieldRangeError, KeyParameterError, TokenError
 from tokencore.issue import IssuedToken, credit_token, plan_credit
 from tokencore.keys import DecoderKey
-from tokencore.params import BaseDate, Ea, KeyType, MeterProfile, Service
+from tokencore.params import Ea, KeyType, MeterProfile, Service
 from tokencore.tid import TID_MAX, check_key_expiry, tid_at
 
 
@@ -47,13 +47,14 @@ class _Planner:
 
     def __init__(self) -> None:
         self.fields: dict[str, int] = {}  # units text -> amount field
-        # (at, at.fold, base date) -> tid_at; the fold because equal local times of one zone can differ by it.
-        self.minutes: dict[tuple[datetime, int, BaseDate], int] = {}
+        # (at, at.fold, base date code) -> tid_at. The fold because equal local times of one zone can differ
+        # by it; the code ("93", "14", "35") because hashing the enum member runs Python code, per request.
+        self.minutes: dict[tuple[datetime, int, str], int] = {}
 
     def plan(self, request: CreditRequest, last_tid: int | None) -> tuple[int, int, int]:
         key, units, at, rnd = request.profile.key, request.units, request.at, request.rnd
         field = self.fields.get(units) if type(units) is str else None
-        minute = self.minutes.get((at, at.fold, key.base_date)) if isinstance(at, datetime) else None
+        minute = self.minutes.get((at, at.fold, key.base_date._value_)) if isinstance(at, datetime) else None
         if field is None or minute is None or key.kt is KeyType.DDTK or type(rnd) is not int:
             return self._remember(request, last_tid)
         if last_tid is None or 0 <= last_tid < minute:
@@ -82,7 +83,8 @@ class _Planner:
         if type(units) is str and len(self.fields) < 65536:
             self.fields[units] = encode_amount(units_to_tenths(units))
         if len(self.minutes) < 65536:
-            self.minutes[(at, at.fold, profile.key.base_date)] = tid_at(at, profile.key.base_date)
+            base = profile.key.base_date
+            self.minutes[(at, at.fold, base._value_)] = tid_at(at, base)
         return planned
 
 
