@@ -25,7 +25,8 @@ QUEUED_JOBS = 4  # jobs waiting per worker: bounds the parent's memory when it r
 
 def meter_share(number: str, workers: int) -> int:
     """The worker of a meter number, the same for its MeterPAN and its DRN (with or without spaces): the
-    hash of the 8 serial digits, which both carry just before their last check digit(s)."""
+    hash of the 8 serial digits, which both carry just before their last check digit(s). Python salts
+    str hashes per process, so the deal changes from run to run; the output does not."""
     digits = number.strip().replace(" ", "")
     return hash(digits[-10:-2] if len(digits) == 18 else digits[-9:-1]) % workers
 
@@ -49,15 +50,18 @@ class Dealer:
         context = multiprocessing.get_context("fork")
         self.done: multiprocessing.queues.Queue[Done] = context.Queue()
         self.jobs: list[multiprocessing.queues.Queue[Job | None]] = []
-        self.processes = []
-        for index in range(workers):
-            jobs: multiprocessing.queues.Queue[Job | None] = context.Queue(QUEUED_JOBS)
-            process = context.Process(
-                target=work, args=(index, key, columns, default_at, jobs, self.done), daemon=True
-            )
-            process.start()
-            self.jobs.append(jobs)
-            self.processes.append(process)
+        self.processes: list[multiprocessing.process.BaseProcess] = []
+        try:
+            for index in range(workers):
+                self.jobs.append(context.Queue(QUEUED_JOBS))
+                process = context.Process(
+                    target=work, args=(index, key, columns, default_at, self.jobs[-1], self.done), daemon=True
+                )
+                self.processes.append(process)
+                process.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def deal(self, lines: list[str], first: int, advance: Callable[[int], None]) -> int:
         """Queue the rows of `lines` (numbered from `first`); returns how many were not blank."""
@@ -98,6 +102,8 @@ class Dealer:
         """Release the workers and the queues: after `finish` the workers are leaving by themselves;
         otherwise (an error, Ctrl-C) they are stopped, and what is still queued for them is dropped."""
         for process in self.processes:
+            if process.pid is None:
+                continue  # never started
             if not self.finished and process.is_alive():
                 process.terminate()
             process.join()

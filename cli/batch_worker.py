@@ -78,10 +78,6 @@ class Worker:
         self.services: dict[str, Service] = {}
         self.units: dict[int, str] = {}  # amount field -> the units it credits, as written out
 
-    def meter(self, row: list[str]) -> tuple[MeterProfile, DecoderKey]:
-        spec: tuple[str, ...] = self.meter_fields(row)
-        return self.meters.get(spec) or self._add_meter(spec)
-
     def _add_meter(self, spec: tuple[str, ...]) -> tuple[MeterProfile, DecoderKey]:
         if len(self.meters) >= MAX_METERS:
             self.meters.clear()
@@ -112,6 +108,7 @@ class Worker:
         return params
 
     def request(self, row: list[str], random_nibble: int) -> CreditRequest:
+        """The row's request; raises UsageError, TokenError or ValueError for a row that cannot be one."""
         spec: tuple[str, ...] = self.meter_fields(row)
         profile, key = self.meters.get(spec) or self._add_meter(spec)
         units, at_text, rnd, last, service = self.request_fields(row)
