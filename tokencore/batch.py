@@ -3,7 +3,10 @@
 For large batches (a CSV of a month's vends, a load test) the per-token cost of building an EA07 cipher
 and running it block by block dominates; `issue_credit_tokens` builds every plaintext block first, then
 encrypts all the EA07 blocks together with `ea07_batch.encrypt_many` (each block under its own meter's
-key). Requests for the same meter get distinct, increasing TIDs (the same-minute rule), in order.
+key). Requests for the same meter get distinct, increasing TIDs (the same-minute rule), in order, and
+`last_tids` carries that across calls, so a stream of requests can be issued in pieces. What is left per
+request is the vending rules themselves; their pure parts (amount field, minutes since the base date)
+are remembered within a call, and `issue_credit_fields` skips building IssuedToken objects.
 """
 
 from __future__ import annotations
