@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from apitest import served_service
 from prometheus_client import values
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -109,57 +105,20 @@ def test_the_directory_vanishing_under_a_writing_process_is_a_clear_error(
 # --- the real thing: `nguvu serve --workers 2` -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A two-worker service on SQLite; yields its URL and the directory its workers write metrics to."""
-    port = _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("NGUVU_") and k not in ("DATABASE_URL", MULTIPROC_ENV)
-    }
-    env.update(
+    env = dict(
         NGUVU_KEK=KEK_HEX,
         NGUVU_DATA_DIR=str(tmp_path / "data"),
         NGUVU_RUN_WORKERS="false",
         NGUVU_MIGRATE_ON_START="false",  # `serve` migrated once, before the workers start
     )
     log = tmp_path / "serve.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "nguvu serve did not start: " + log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with served_service(env, log, workers=2) as url:
         found = re.search(r"write their metrics under (\S+)", log.read_text())
         assert found, log.read_text()[-2000:]
         yield url, Path(found.group(1))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, log.read_text()[-2000:]
     assert not Path(found.group(1)).exists()  # the run's metric files went with it
 
 

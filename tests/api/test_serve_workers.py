@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from apitest import served_service
 from conftest import METER_DRN, OTHER_DRN, make_settings, seed
 from sqlalchemy import Engine, select
 
@@ -31,58 +26,26 @@ COPIES = 3  # each callback delivered this many times, all at once
 PHONE = "+243990000001"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def served(engine: Engine, tmp_path: Path) -> Iterator[str]:
     kek, kek_hex = Kek.generate()
     service = Service(make_settings(tmp_path, kek=kek), engine=engine, sms_write=lambda _l: None)
     seed(service)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NGUVU_", "PROMETHEUS_"))}
-    env.update(
+    env = dict(
         NGUVU_KEK=kek_hex,
         NGUVU_DATA_DIR=str(tmp_path / "data"),
         DATABASE_URL=engine.url.render_as_string(hide_password=False),
         NGUVU_RUN_WORKERS="false",  # no SMS or push worker: the outbox is counted, not sent
     )
-    port = _free_port()
     log = tmp_path / "serve.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "nguvu serve did not start: " + log.read_text()[-2000:]
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with served_service(env, log, workers=2) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, log.read_text()[-2000:]
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
     # Copies of one callback meet on the payment's row lock, never in a failed shared transaction (a
     # deadlock or a constraint hit would have rolled a batch back and logged it).
-    assert "rolled back" not in log.read_text(), log.read_text()[-3000:]
-    assert "payment event sandbox succeeded -> vended" in log.read_text()  # the service logs its events
+    assert "rolled back" not in text, text[-3000:]
+    assert "payment event sandbox succeeded -> vended" in text  # the service logs its events
 
 
 def _queue(engine: Engine) -> list[tuple[str, str]]:
