@@ -18,12 +18,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from apitest import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from api import migrate
 from api.app import create_app
 from api.db import make_engine, transaction
 from api.keystore import Kek
+from api.models import Meter, Payment, PaymentStatus
 from api.registry import (
     MeterSpec,
     add_subscriber,
@@ -178,3 +179,35 @@ def client(world: World) -> Iterator[TestClient]:
 def api_key(world: World) -> str:
     with transaction(world.service.engine) as s:
         return create_api_key(s, name="vendor", scopes=["vend", "manage", "keychange", "read", "meters"])
+
+
+def queue_payment(
+    engine: Engine,
+    reference: str,
+    drn: str,
+    *,
+    amount: str = "5000",
+    currency: str = "CDF",
+    msisdn: str = "+243990000001",
+    status: PaymentStatus = PaymentStatus.PENDING,
+    language: str = "fr",
+) -> int:
+    """A payment for meter `drn` as the USSD menu leaves it (PENDING: the PIN prompt is out); its id."""
+    with transaction(engine) as s:
+        meter = s.scalars(select(Meter).where(Meter.drn == drn)).one()
+        p = Payment(
+            reference=reference,
+            provider="sandbox",
+            status=status,
+            msisdn=msisdn,
+            meter_id=meter.id,
+            subscriber_id=meter.subscriber_id,
+            account=meter.drn,
+            amount=Decimal(amount),
+            currency=currency,
+            language=language,
+        )
+        s.add(p)
+        s.flush()
+        assert p.id is not None
+        return p.id

@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from apitest import served_service
-from conftest import METER_DRN, OTHER_DRN, make_settings, seed
+from conftest import METER_DRN, OTHER_DRN, make_settings, queue_payment, seed
 from sqlalchemy import Engine, select
 
-from api.db import reading, transaction
+from api.db import reading
 from api.keystore import Kek
-from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Token
+from api.models import Payment, PaymentStatus, SmsOutbox, Token
 from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
 from api.service import Service
 
@@ -49,26 +48,9 @@ def served(engine: Engine, tmp_path: Path) -> Iterator[str]:
 
 
 def _queue(engine: Engine) -> list[tuple[str, str]]:
-    refs = []
-    with transaction(engine) as s:
-        meters = {m.drn: m for m in s.scalars(select(Meter))}
-        for i in range(PAYMENTS):
-            meter = meters[METER_DRN if i % 3 else OTHER_DRN]
-            ref = f"w{i}"
-            s.add(
-                Payment(
-                    reference=ref,
-                    provider="sandbox",
-                    status=PaymentStatus.PENDING,
-                    msisdn=PHONE,
-                    meter_id=meter.id,
-                    subscriber_id=meter.subscriber_id,
-                    account=meter.drn,
-                    amount=Decimal(5000),
-                    currency="CDF",
-                )
-            )
-            refs.append((ref, meter.drn))
+    refs = [(f"w{i}", METER_DRN if i % 3 else OTHER_DRN) for i in range(PAYMENTS)]
+    for ref, drn in refs:
+        queue_payment(engine, ref, drn, msisdn=PHONE)
     return refs
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from apitest import TestClient
-from conftest import World
+from conftest import World, queue_payment
 from sqlalchemy import func, select
 
 from api.db import reading
@@ -148,26 +148,11 @@ def test_resend_for_a_meter_nobody_holds_gives_only_a_token_the_caller_paid_for(
 ) -> None:
     """The second meter has no subscriber: a stranger typing its number gets "no token", while the
     phone that bought its last token gets that token."""
-    from api.db import transaction
-    from api.models import Meter
     from api.payments.base import PaymentEvent
     from api.payments.base import PaymentStatus as S
 
     buyer, stranger = "+243970000001", "+243970000002"
-    with transaction(world.service.engine) as s:
-        meter = s.scalars(select(Meter).where(Meter.drn == world.other_drn)).one()
-        s.add(
-            Payment(
-                reference="bought",
-                provider="sandbox",
-                status=PaymentStatus.PENDING,
-                msisdn=buyer,
-                meter_id=meter.id,
-                account=meter.drn,
-                amount=Decimal(5000),
-                currency="CDF",
-            )
-        )
+    queue_payment(world.service.engine, "bought", world.other_drn, msisdn=buyer)
     event = PaymentEvent("sandbox", "TXB", "bought", S.SUCCEEDED, Decimal(5000), "CDF", buyer)
     vended = world.service.vendor.apply_event(event)
     assert vended.outcome == "vended" and vended.token is not None

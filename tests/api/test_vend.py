@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import conftest
 from conftest import World
 from sqlalchemy import func, select
 
@@ -16,31 +17,10 @@ from api.payments.base import PaymentStatus as S
 from api.vend import VendResult
 
 
-def queue_payment(
-    world: World,
-    reference: str,
-    amount: str = "5000",
-    currency: str = "CDF",
-    drn: str | None = None,
-    msisdn: str = "+243990000001",
-) -> int:
-    with transaction(world.service.engine) as s:
-        meter = s.scalars(select(Meter).where(Meter.drn == (drn or world.meter_drn))).one()
-        p = Payment(
-            reference=reference,
-            provider="sandbox",
-            status=PaymentStatus.PENDING,
-            msisdn=msisdn,
-            meter_id=meter.id,
-            subscriber_id=meter.subscriber_id,
-            account=meter.drn,
-            amount=Decimal(amount),
-            currency=currency,
-        )
-        s.add(p)
-        s.flush()
-        assert p.id is not None
-        return p.id
+def queue_payment(world: World, reference: str, amount: str = "5000", currency: str = "CDF") -> int:
+    return conftest.queue_payment(
+        world.service.engine, reference, world.meter_drn, amount=amount, currency=currency
+    )
 
 
 def paid(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clock, World, make_settings, seed
+from conftest import Clock, World, make_settings, queue_payment, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
@@ -46,21 +46,7 @@ class Side:
     engine: Engine
 
     def queue(self, reference: str, drn: str, amount: str = "5000", currency: str = "CDF") -> None:
-        with transaction(self.engine) as s:
-            meter = s.scalars(select(Meter).where(Meter.drn == drn)).one()
-            s.add(
-                Payment(
-                    reference=reference,
-                    provider="sandbox",
-                    status=PaymentStatus.PENDING,
-                    msisdn=PHONE,
-                    meter_id=meter.id,
-                    subscriber_id=meter.subscriber_id,
-                    account=meter.drn,
-                    amount=Decimal(amount),
-                    currency=currency,
-                )
-            )
+        queue_payment(self.engine, reference, drn, amount=amount, currency=currency, msisdn=PHONE)
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Everything a vend writes, without ids the two databases may number differently."""
