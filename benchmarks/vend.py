@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import signal
@@ -46,7 +45,8 @@ from api import migrate
 from api.db import make_engine, transaction
 from api.keystore import Kek
 from api.models import Meter, Payment, PaymentStatus, Token
-from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
+from api.payments.base import PaymentStatus as EventStatus
+from api.payments.sandbox import SandboxConfig, signed_callback
 from api.registry import MeterSpec, add_subscriber, add_vending_key, register_meter, set_tariff
 from api.service import Service
 from api.settings import Settings
@@ -152,21 +152,18 @@ def queue_payments(engine: Engine, meter_ids: list[int], n: int, prefix: str) ->
     return refs
 
 
-def callback(ref: str, account: str, secret: SandboxConfig) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "id": "SBX" + ref,
-            "reference": ref,
-            "status": "succeeded",
-            "amount": "5000",
-            "currency": "CDF",
-            "msisdn": PHONE,
-            "account": account,
-            "message": "approved",
-        },
-        separators=(",", ":"),
-    ).encode()
-    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(secret.secret, body)}
+def callback(ref: str, account: str, config: SandboxConfig) -> tuple[bytes, dict[str, str]]:
+    """The sandbox wallet's signed "paid" callback for one queued payment."""
+    return signed_callback(
+        config.secret,
+        txn_id="SBX" + ref,
+        reference=ref,
+        status=EventStatus.SUCCEEDED,
+        amount=Decimal(5000),
+        currency="CDF",
+        msisdn=PHONE,
+        account=account,
+    )
 
 
 class Server:

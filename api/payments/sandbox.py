@@ -45,7 +45,7 @@ from api.payments.base import (
 from api.payments.env import EnvReader
 from api.payments.secret import Secret
 
-__all__ = ["SIGNATURE_HEADER", "Outcome", "SandboxConfig", "SandboxWallet"]
+__all__ = ["SIGNATURE_HEADER", "Outcome", "SandboxConfig", "SandboxWallet", "sign", "signed_callback"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,33 @@ def sign(secret: Secret, body: bytes) -> str:
     return hmac.new(secret.reveal().encode(), body, hashlib.sha256).hexdigest()
 
 
+def signed_callback(
+    secret: Secret,
+    *,
+    txn_id: str,
+    reference: str,
+    status: PaymentStatus,
+    amount: Decimal | None,
+    currency: str,
+    msisdn: str,
+    account: str,
+) -> tuple[bytes, dict[str, str]]:
+    """The wallet's callback: its JSON body and headers, signed. (Load and integration tests post the
+    same thing the wallet sends.)"""
+    doc = {
+        "id": txn_id,
+        "reference": reference,
+        "status": status.value,
+        "amount": str(amount) if amount is not None else None,
+        "currency": currency,
+        "msisdn": msisdn,
+        "account": account,
+        "message": "approved" if status is PaymentStatus.SUCCEEDED else "declined by the payer",
+    }
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
+
+
 class SandboxWallet:
     name = "sandbox"
 
@@ -154,24 +181,19 @@ class SandboxWallet:
         status = PaymentStatus.FAILED if txn.outcome is Outcome.DECLINE else PaymentStatus.SUCCEEDED
         txn = replace(txn, status=status, paid=amount if status is PaymentStatus.SUCCEEDED else None)
         self._txns[reference] = txn
-        body = self._callback_body(txn)
-        headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(self._config.secret, body)}
+        req = txn.request
+        body, headers = signed_callback(
+            self._config.secret,
+            txn_id=txn.txn_id,
+            reference=req.reference,
+            status=txn.status,
+            amount=txn.paid,
+            currency=req.currency,
+            msisdn=req.msisdn,
+            account=req.account,
+        )
         for _ in range(3 if txn.outcome is Outcome.DUPLICATE else 1):
             await self._deliver_with_retries(headers, body)
-
-    def _callback_body(self, txn: _Txn) -> bytes:
-        req = txn.request
-        doc = {
-            "id": txn.txn_id,
-            "reference": req.reference,
-            "status": txn.status.value,
-            "amount": str(txn.paid) if txn.paid is not None else None,
-            "currency": req.currency,
-            "msisdn": req.msisdn,
-            "account": req.account,
-            "message": "approved" if txn.status is PaymentStatus.SUCCEEDED else "declined by the payer",
-        }
-        return json.dumps(doc, separators=(",", ":")).encode()
 
     async def _deliver_with_retries(self, headers: Mapping[str, str], body: bytes) -> None:
         # A real wallet redelivers a callback the merchant did not acknowledge; so does this one.

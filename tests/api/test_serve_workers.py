@@ -4,8 +4,8 @@ its own group-commit queue) receiving every callback three times at once, on SQL
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,8 @@ from sqlalchemy import Engine, select
 from api.db import reading
 from api.keystore import Kek
 from api.models import Payment, PaymentStatus, SmsOutbox, Token
-from api.payments.sandbox import SIGNATURE_HEADER, SandboxConfig, sign
+from api.payments.base import PaymentStatus as S
+from api.payments.sandbox import SandboxConfig, signed_callback
 from api.service import Service
 
 PAYMENTS = 40
@@ -55,18 +56,16 @@ def _queue(engine: Engine) -> list[tuple[str, str]]:
 
 
 def _callback(ref: str, account: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "id": "SBX" + ref,
-            "reference": ref,
-            "status": "succeeded",
-            "amount": "5000",
-            "currency": "CDF",
-            "msisdn": PHONE,
-            "account": account,
-        }
-    ).encode()
-    return body, {"content-type": "application/json", SIGNATURE_HEADER: sign(SandboxConfig().secret, body)}
+    return signed_callback(
+        SandboxConfig().secret,
+        txn_id="SBX" + ref,
+        reference=ref,
+        status=S.SUCCEEDED,
+        amount=Decimal(5000),
+        currency="CDF",
+        msisdn=PHONE,
+        account=account,
+    )
 
 
 @pytest.mark.slow
