@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint avr-toolchain bench
+.PHONY: setup demo test lint system-deps bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,15 +19,15 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/nguvu demo
 
-avr-toolchain:
-	sh scripts/install-avr-toolchain.sh
+system-deps:
+	sh scripts/install-system-deps.sh
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup avr-toolchain lint
+test: setup system-deps lint
 	$(BIN)/pytest
 
 bench: setup

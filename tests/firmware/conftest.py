@@ -154,7 +154,7 @@ class Simulator:
 def simulator() -> Simulator:
     for tool in ("avr-gcc", "simavr"):
         if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing: run scripts/install-avr-toolchain.sh")
+            pytest.fail(f"{tool} is missing: run scripts/install-system-deps.sh")
     make("avr", "sim")
     make("avr", "VARIANT=ea11")
     return Simulator(
