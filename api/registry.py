@@ -24,10 +24,10 @@ from api.keyring import Keyring
 from api.models import Administrator, ApiKey, Meter, Subscriber, Tariff, VendingKeyRecord
 from api.models.audit import AuditLog
 from api.models.base import utcnow
+from api.phone import parse_msisdn
 from api.pricing import CURRENCIES, check_money
 from tokencore import BaseDate, Dkga, Ea, KeyParams, KeyType, TokenError, VendingKey, meter_from_number
 
-E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 CUSTOMER_CODE = re.compile(r"^[A-Z0-9-]{3,20}$")
 SCOPES = ("vend", "manage", "keychange", "read", "meters")
 KEY_PREFIX = "ngv"
@@ -104,8 +104,7 @@ def add_subscriber(
         raise InvalidInput(
             "customer code: 3-20 letters, digits or '-', not only digits", code="invalid_customer_code"
         )
-    if not E164.match(phone):
-        raise InvalidInput("phone must be E.164, e.g. +243991234567", code="invalid_phone")
+    phone = parse_msisdn(phone)
     if not name.strip() or len(name) > 80 or len(post_name) > 80:
         raise InvalidInput("name is required (at most 80 characters)")
     if language not in ("fr", "en", "sw"):

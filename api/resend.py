@@ -24,6 +24,7 @@ from sqlmodel import col
 from api.db import is_postgres, reading, transaction
 from api.messages import help_sms, no_meter_sms, no_token_sms, not_linked_sms, resend_sms
 from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Token
+from api.phone import is_msisdn
 from api.service import Service
 from api.settings import LANGUAGES, Settings
 from api.sms.base import InboundSms
@@ -43,7 +44,6 @@ __all__ = [
 
 REPLY_KINDS = ("resend", "help")  # outbox kinds counted by the rate limit (the USSD resend included)
 RATE_WINDOW = timedelta(hours=1)
-_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 # A DRN, a MeterPAN or a customer code ("ENK-0001"): all carry digits, which "TOKEN PLEASE" does not.
 _ACCOUNT = re.compile(r"^(?=.*[0-9])[A-Z0-9-]{1,20}$")
 _SEPARATORS = re.compile(r"[\s.,;:*#!?]+")  # people type "TOKEN, 0123...", "token*0123..." too
@@ -112,7 +112,7 @@ class InboundOutcome(StrEnum):
 def answer_inbound(service: Service, message: InboundSms) -> InboundOutcome:
     """Queue at most one reply to ``message`` (a token, "no token", or help), or nothing (see the
     outcomes). Runs in one transaction; blocking (call it from a thread)."""
-    if not _E164.match(message.sender):
+    if not is_msisdn(message.sender):
         return InboundOutcome.IGNORED
     settings = service.settings
     request = parse_request(message.text, settings.sms_resend_keywords)

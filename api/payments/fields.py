@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["e164_from_digits", "is_e164", "parse_amount"]
+from api.phone import is_msisdn
 
-_MIN_E164 = 8  # "+" and at least 7 digits: shorter strings are not phone numbers anywhere we operate
+__all__ = ["e164_from_digits", "is_e164", "parse_amount"]
 
 
 def is_e164(text: str) -> bool:
-    """``+`` then digits only (what CollectionRequest and SmsMessage accept)."""
-    return text.startswith("+") and text[1:].isdigit() and len(text) >= _MIN_E164
+    """E.164 exactly (what CollectionRequest and SmsMessage accept): the one rule of `api.phone`."""
+    return is_msisdn(text)
 
 
 def e164_from_digits(value: object) -> str | None:

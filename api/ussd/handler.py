@@ -7,7 +7,6 @@ worker starts the collection), and "resend my last token" only queues an SMS to 
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from dataclasses import replace
 from decimal import Decimal
@@ -24,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from api.db import reading, transaction
 from api.errors import NoTariff
 from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff
+from api.phone import is_msisdn
 from api.pricing import Quote, quote
 from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
@@ -31,7 +31,6 @@ from api.ussd import menu
 from api.ussd.texts import text
 from api.vend import find_meter
 
-E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 MAX_BODY = 4096
 MAX_INPUTS = 40
 
@@ -84,7 +83,7 @@ async def ussd_endpoint(request: Request) -> Response:
     session_id = form.get("sessionId", "")
     phone = form.get("phoneNumber", "").strip()
     raw_text = form.get("text")
-    if not session_id or len(session_id) > 100 or raw_text is None or not E164.match(phone):
+    if not session_id or len(session_id) > 100 or raw_text is None or not is_msisdn(phone):
         return _reply("END " + text("bad_request", lang), 400)
     inputs = menu.split_text(raw_text)[:MAX_INPUTS]
     reply = await run_in_threadpool(_answer, service, form.get("serviceCode", ""), session_id, phone, inputs)
