@@ -21,9 +21,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
-from api import migrate
+from api import admin, migrate
 from api.callbacks import c2b_validation, payment_callback, sms_delivery, sms_inbound
 from api.db import reading
 from api.errors import ServiceError
@@ -175,23 +175,28 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
             await service.aclose()
             service.metrics.mark_process_dead()
 
+    routes: list[BaseRoute] = [
+        Route("/ussd", ussd_endpoint, methods=["POST"]),
+        Route(C2B_VALIDATION_PATH, c2b_validation, methods=["POST"]),
+        Route(C2B_CONFIRMATION_PATH, _c2b_confirmation, methods=["POST"]),
+        Route(PAYMENT_CALLBACK_PATH, payment_callback, methods=["POST", "PUT"]),
+        Route(SMS_DELIVERY_PATH, sms_delivery, methods=["POST"]),
+        Route(SMS_INBOUND_PATH, sms_inbound, methods=["POST"]),
+        Mount("/api/v1", routes=[*v1_routes, Route("/openapi.json", openapi, methods=["GET"])]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    admin_routes = admin.page_routes() if settings.admin_enabled else []
+    if admin_routes:
+        routes.append(admin.mount(admin_routes))
     app = Starlette(
-        routes=[
-            Route("/ussd", ussd_endpoint, methods=["POST"]),
-            Route(C2B_VALIDATION_PATH, c2b_validation, methods=["POST"]),
-            Route(C2B_CONFIRMATION_PATH, _c2b_confirmation, methods=["POST"]),
-            Route(PAYMENT_CALLBACK_PATH, payment_callback, methods=["POST", "PUT"]),
-            Route(SMS_DELIVERY_PATH, sms_delivery, methods=["POST"]),
-            Route(SMS_INBOUND_PATH, sms_inbound, methods=["POST"]),
-            Mount("/api/v1", routes=[*v1_routes, Route("/openapi.json", openapi, methods=["GET"])]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
+        routes=routes,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.admin_routes = admin_routes
     return app
 
 

@@ -7,6 +7,8 @@ data (so a ciphertext copied onto another row does not decrypt), and decrypted o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from cryptography.exceptions import InvalidTag
@@ -25,12 +27,15 @@ class KeystoreError(Exception):
 class Kek:
     """A 256-bit key-encryption key. Its repr never shows the key."""
 
-    __slots__ = ("_aead",)
+    __slots__ = ("_aead", "_derive_root")
 
     def __init__(self, key: bytes) -> None:
         if len(key) != 32:
             raise ValueError("a KEK is 32 bytes")
         self._aead = AESGCM(key)
+        # Other keys the service needs (the back office's cookie signing key) come from the KEK, so every
+        # worker process agrees on them without another secret to configure; the KEK itself stays here.
+        self._derive_root = hmac.new(key, b"nguvu/derived-keys/v1", hashlib.sha256).digest()
 
     @classmethod
     def from_hex(cls, text: str) -> Kek:
@@ -47,6 +52,10 @@ class Kek:
 
     def __repr__(self) -> str:
         return "Kek(<hidden>)"
+
+    def derive(self, purpose: str) -> bytes:
+        """A 256-bit key for `purpose` (e.g. "admin-cookie"), independent of the KEK and of other purposes."""
+        return hmac.new(self._derive_root, purpose.encode(), hashlib.sha256).digest()
 
     def seal(self, label: str, secret: bytes) -> bytes:
         """Encrypt `secret` for the row named `label`: returns nonce || ciphertext || tag."""

@@ -113,6 +113,10 @@ class Settings:
     # Dates shown to subscribers (the resend SMS) are local: Beni (North Kivu) keeps Central Africa Time.
     timezone: str = "Africa/Lubumbashi"
     vend_batch_max: int = 200  # payment events per vend transaction at most (1: no group commit)
+    # The back office under /admin: on by default; a session ends after this idle time or this age.
+    admin_enabled: bool = True
+    admin_idle_minutes: int = 30
+    admin_session_hours: int = 12
     provider_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -184,6 +188,9 @@ class Settings:
             sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),
             timezone=env.get("NGUVU_TIMEZONE") or "Africa/Lubumbashi",
             vend_batch_max=_int(env, "NGUVU_VEND_BATCH_MAX", 200, 1, 1000),
+            admin_enabled=_bool(env, "NGUVU_ADMIN", True),
+            admin_idle_minutes=_int(env, "NGUVU_ADMIN_IDLE_MINUTES", 30, 1, 24 * 60),
+            admin_session_hours=_int(env, "NGUVU_ADMIN_SESSION_HOURS", 12, 1, 24 * 7),
             provider_env={k: v for k, v in env.items() if k.startswith("NGUVU_")},
         )
 

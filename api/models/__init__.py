@@ -1,6 +1,7 @@
 """The service's tables (SQLModel). One module per concept; this module re-exports them all so that
 `SQLModel.metadata` is complete for Alembic and for tests."""
 
+from api.models.accounts import AdminSession, LoginThrottle
 from api.models.audit import ApiKey, AuditLog
 from api.models.meters import Meter, Tariff, VendingKeyRecord
 from api.models.outbox import MeterPush, SmsOutbox
@@ -8,9 +9,11 @@ from api.models.payments import Payment, PaymentStatus, Token
 from api.models.people import Administrator, Subscriber
 
 __all__ = [
+    "AdminSession",
     "Administrator",
     "ApiKey",
     "AuditLog",
+    "LoginThrottle",
     "Meter",
     "MeterPush",
     "Payment",

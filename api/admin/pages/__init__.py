@@ -1,0 +1,1 @@
+"""Pages of the back office: each module exposes `ROUTES: list[AdminRoute]` (collected automatically)."""

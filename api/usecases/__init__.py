@@ -1,0 +1,1 @@
+"""Use-cases of the service: each takes the acting person (`api.actors.Actor`) and validates before writing."""
