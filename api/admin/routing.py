@@ -27,6 +27,8 @@ from api.admin import csrf, i18n, sessions
 from api.errors import NotFound, ServiceError
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# Set on every refusal by the guard (login, role, csrf), so tests tell it from a page's own answer.
+REFUSED_HEADER = "X-Admin-Refused"
 
 
 class Role(StrEnum):
@@ -89,13 +91,14 @@ def guard(route: AdminRoute) -> Callable[[Request], Awaitable[Response]]:
             request.state.form = form
             supplied = request.headers.get(csrf.HEADER) or _text(form.get(csrf.FIELD))
             if not csrf.check(sessions.csrf_key(service), visitor.seed, supplied):
-                refusal = _page_error(request, 403, "error.csrf")
+                refusal = _page_error(request, 403, "error.csrf", refused="csrf")
         response = refusal or await _call(route.endpoint, request, is_async)
         sessions.remember(response, request, visitor, service)
         i18n.remember(response, request)
         return response
 
     guarded.__name__ = getattr(route.endpoint, "__name__", "admin_endpoint")
+    guarded.admin_route = route  # type: ignore[attr-defined]  # what the authorization test reads
     return guarded
 
 
@@ -114,7 +117,7 @@ def _refusal(route: AdminRoute, request: Request, visitor: sessions.Visitor) -> 
     if visitor.admin is None:
         return _to_login(request)
     if visitor.admin.role not in route.roles:
-        return _page_error(request, 403, "error.forbidden")
+        return _page_error(request, 403, "error.forbidden", refused="role")
     return None
 
 
@@ -123,16 +126,17 @@ def _to_login(request: Request) -> Response:
     url = "/admin/login?next=" + quote(target, safe="")
     if request.headers.get("HX-Request"):
         # htmx follows HX-Redirect with a full page load (a 303 would be swapped into the fragment).
-        return Response(status_code=401, headers={"HX-Redirect": url})
+        return Response(status_code=401, headers={"HX-Redirect": url, REFUSED_HEADER: "login"})
     if request.method in SAFE_METHODS:
-        return RedirectResponse(url, status_code=303)
-    return _page_error(request, 401, "error.login_needed")
+        return RedirectResponse(url, status_code=303, headers={REFUSED_HEADER: "login"})
+    return _page_error(request, 401, "error.login_needed", refused="login")
 
 
-def _page_error(request: Request, status: int, key: str) -> Response:
-    from api.admin.render import render  # render imports routing's Role for the menu
+def _page_error(request: Request, status: int, key: str, refused: str = "") -> Response:
+    from api.admin.render import render  # deferred: render's menu reads the routes built here
 
-    return render(request, "error.html", status_code=status, message_key=key)
+    headers = {REFUSED_HEADER: refused} if refused else None
+    return render(request, "error.html", status_code=status, headers=headers, message_key=key)
 
 
 async def _call(endpoint: Endpoint, request: Request, is_async: bool) -> Response:

@@ -52,6 +52,11 @@ def csrf_key(service: Service) -> bytes:
     return _key(service, "csrf")
 
 
+def cookie_value(service: Service, secret: str) -> str:
+    """The session cookie for a session id (`start()` returns the id)."""
+    return _sign(service, secret)
+
+
 def _sign(service: Service, value: str) -> str:
     mac = hmac.new(_key(service, "cookie"), value.encode(), hashlib.sha256).digest()
     return value + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
