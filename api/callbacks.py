@@ -21,10 +21,10 @@ from api.db import reading, transaction
 from api.errors import InvalidInput, NotFound, ServiceError
 from api.models import SmsOutbox
 from api.payments.base import C2BValidator
+from api.queries.meters import find as find_meter
 from api.resend import InboundOutcome, answer_inbound
 from api.service import Service
 from api.sms.base import DeliveryState
-from api.vend import find_meter
 
 log = logging.getLogger("nguvu.callbacks")
 MAX_CALLBACK_BYTES = 64 * 1024

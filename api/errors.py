@@ -76,7 +76,7 @@ FIELD_MESSAGES = {
     "invalid_phone": "must be a phone number, e.g. +243991234567",
     "invalid_customer_code": "must be 3-20 letters, digits or '-', not only digits",
     "customer_code_taken": "is already used by another subscriber",
-    "invalid_meter_number": "is not a valid meter number (11 or 13 digits with the check digit, or 18)",
+    "invalid_meter_number": "is not a meter number (11 or 13 digits ending in the Luhn check digit, or 18)",
     "meter_exists": "is already registered",
     "duplicate_meter": "appears twice in the form",
     "invalid_choice": "is not one of the allowed values",
@@ -97,9 +97,14 @@ FIELD_MESSAGES = {
 }
 
 
+# Keys that say "this value is fine but already taken": a conflict with stored rows (HTTP 409).
+CONFLICT_KEYS = frozenset({"customer_code_taken", "meter_exists", "tariff_exists"})
+
+
 class FieldErrors(InvalidInput):
     """Input refused field by field: `errors` maps each bad field to a key of FIELD_MESSAGES (a form
-    shows each beside its field). Raised before anything is written."""
+    shows each beside its field). Raised before anything is written. `is_conflict`: every error is a
+    value already taken (HTTP 409, CLI exit 1) rather than a malformed one (422, exit 2)."""
 
     code = "invalid_fields"
 
@@ -110,6 +115,9 @@ class FieldErrors(InvalidInput):
         text = "; ".join(f"{field}: {FIELD_MESSAGES.get(key, key)}" for field, key in self.errors.items())
         # One bad field keeps its own code (`invalid_phone`), as the REST API and the CLI answered before.
         super().__init__(text, code=next(iter(self.errors.values())) if len(self.errors) == 1 else None)
+        self.is_conflict = all(key in CONFLICT_KEYS for key in self.errors.values())
+        if self.is_conflict:
+            self.http_status = Conflict.http_status
 
     def prefixed(self, prefix: str) -> FieldErrors:
         """The same errors under `prefix.` (the second meter of a form: `meters.1.number`)."""

@@ -1,7 +1,8 @@
 """Setting the service up without the web UI: vending keys, tariffs, subscribers, meters, admins, API keys.
 
-Used by the CLI (`nguvu meter register`, `nguvu subscriber add` ...) and by the REST batch registration.
-Every function validates first and raises `InvalidInput`/`Conflict` before writing anything.
+Used by the CLI (`nguvu meter register`, `nguvu subscriber add` ...), the demo and the tests. Subscribers,
+meters and tariffs go through api.usecases; every function takes the acting `Actor` (the CLI passes
+`Actor.cli()`), validates first and raises `InvalidInput`/`Conflict` before writing anything.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from decimal import Decimal
 
 from argon2 import PasswordHasher
@@ -19,21 +20,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from api import audit
+from api.actors import Actor
 from api.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from api.keyring import Keyring
 from api.models import Administrator, ApiKey, Meter, Subscriber, Tariff, VendingKeyRecord
-from api.models.audit import AuditLog
 from api.models.base import utcnow
-from api.phone import parse_msisdn
-from api.pricing import CURRENCIES, check_money
-from tokencore import BaseDate, Dkga, Ea, KeyParams, KeyType, TokenError, VendingKey, meter_from_number
+from api.queries import subscribers as subscriber_queries
+from api.usecases import subscribers, tariffs
+from api.usecases.meters import MeterInput
+from api.usecases.subscribers import SubscriberInput
+from api.usecases.tariffs import TariffInput
+from tokencore import TokenError, VendingKey
 
-CUSTOMER_CODE = re.compile(r"^[A-Z0-9-]{3,20}$")
 SCOPES = ("vend", "manage", "keychange", "read", "meters")
 KEY_PREFIX = "ngv"
 
 
-def add_vending_key(session: Session, keyring: Keyring, label: str, key_hex: str) -> VendingKeyRecord:
+def add_vending_key(
+    session: Session, keyring: Keyring, label: str, key_hex: str, *, actor: Actor
+) -> VendingKeyRecord:
+    """Store a vending key sealed with the KEK (audited; the key is never logged). Raises InvalidInput
+    or Conflict."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", label):
         raise InvalidInput("vending key label: 1-64 letters, digits, '_', '.', '-'")
     try:
@@ -44,14 +52,15 @@ def add_vending_key(session: Session, keyring: Keyring, label: str, key_hex: str
         raise Conflict(f"vending key {label!r} exists")
     record = VendingKeyRecord(label=label, sealed=keyring.seal(label, key))
     session.add(record)
-    session.add(AuditLog(actor="cli", action="vending_key_added", subject=label))
     session.flush()
+    audit.record(session, actor, "vending_key_added", label, after={"label": label, "id": record.id})
     return record
 
 
 def set_tariff(
     session: Session,
     *,
+    actor: Actor,
     name: str,
     currency: str,
     price_per_kwh: Decimal,
@@ -59,37 +68,17 @@ def set_tariff(
     min_amount: Decimal,
     max_amount: Decimal,
     fee_rate: Decimal = Decimal(0),
+    at: datetime | None = None,
 ) -> Tariff:
-    if currency not in CURRENCIES:
-        raise InvalidInput(f"currency must be one of {', '.join(CURRENCIES)}")
-    check_money(price_per_kwh)
-    check_money(min_amount)
-    check_money(max_amount)
-    if min_amount > max_amount:
-        raise InvalidInput("minimum purchase is above the maximum")
-    if not (Decimal(0) <= vat_rate < 1 and Decimal(0) <= fee_rate < 1):
-        raise InvalidInput("VAT and fee rates are fractions between 0 and 1 (0.16 = 16 %)")
-    tariff = session.scalars(
-        select(Tariff).where(col(Tariff.name) == name, col(Tariff.currency) == currency)
-    ).first()
-    tariff = tariff or Tariff(
-        name=name,
-        currency=currency,
-        price_per_kwh=price_per_kwh,
-        vat_rate=vat_rate,
-        min_amount=min_amount,
-        max_amount=max_amount,
-    )
-    tariff.price_per_kwh, tariff.vat_rate, tariff.fee_rate = price_per_kwh, vat_rate, fee_rate
-    tariff.min_amount, tariff.max_amount, tariff.active = min_amount, max_amount, True
-    session.add(tariff)
-    session.flush()
-    return tariff
+    """New terms for a tariff, in force from `at` (default now): api.usecases.tariffs.create."""
+    spec = TariffInput(currency, price_per_kwh, vat_rate, min_amount, max_amount, fee_rate, name)
+    return tariffs.create(session, actor, spec, at or utcnow())
 
 
 def add_subscriber(
     session: Session,
     *,
+    actor: Actor,
     customer_code: str,
     name: str,
     phone: str,
@@ -99,31 +88,9 @@ def add_subscriber(
     avenue: str = "",
     language: str = "fr",
 ) -> Subscriber:
-    code = customer_code.strip().upper()
-    if not CUSTOMER_CODE.match(code) or code.isdigit():
-        raise InvalidInput(
-            "customer code: 3-20 letters, digits or '-', not only digits", code="invalid_customer_code"
-        )
-    phone = parse_msisdn(phone)
-    if not name.strip() or len(name) > 80 or len(post_name) > 80:
-        raise InvalidInput("name is required (at most 80 characters)")
-    if language not in ("fr", "en", "sw"):
-        raise InvalidInput("language must be fr, en or sw")
-    if session.scalars(select(Subscriber).where(col(Subscriber.customer_code) == code)).first():
-        raise Conflict(f"customer code {code} exists")
-    sub = Subscriber(
-        customer_code=code,
-        name=name.strip(),
-        post_name=post_name.strip(),
-        phone=phone,
-        quarter=quarter,
-        cell=cell,
-        avenue=avenue,
-        language=language,
-    )
-    session.add(sub)
-    session.flush()
-    return sub
+    """A subscriber with no meter yet: api.usecases.subscribers.register. Raises FieldErrors."""
+    spec = SubscriberInput(name, phone, post_name, quarter, cell, avenue, language, customer_code)
+    return subscribers.register(session, actor, spec)
 
 
 @dataclass(frozen=True)
@@ -150,79 +117,17 @@ class MeterSpec:
     serial_url: str = ""
 
 
-def register_meter(session: Session, spec: MeterSpec) -> Meter:
-    try:
-        pan = meter_from_number(spec.number)
-        params = KeyParams(
-            sgc=spec.sgc,
-            ti=spec.ti,
-            krn=spec.krn,
-            kt=KeyType(spec.kt),
-            ken=spec.ken,
-            base_date=BaseDate.from_year(spec.base_date),
-            dkga=Dkga.parse(spec.dkga),
-            ea=Ea.parse(spec.ea),
-        )
-    except TokenError as exc:
-        raise InvalidInput(str(exc), code=exc.code) from None
-    except ValueError as exc:
-        raise InvalidInput(f"invalid key parameter: {exc}", code="invalid_key_parameter") from None
-    if spec.phases not in (1, 3):
-        raise InvalidInput("phases must be 1 or 3")
-    if spec.latitude is not None and not -90 <= spec.latitude <= 90:
-        raise InvalidInput("latitude must be within -90..90")
-    if spec.longitude is not None and not -180 <= spec.longitude <= 180:
-        raise InvalidInput("longitude must be within -180..180")
-    if spec.connected and not spec.serial_url:
-        raise InvalidInput("a connected meter needs a serial URL")
-    record = session.scalars(
-        select(VendingKeyRecord).where(col(VendingKeyRecord.label) == spec.vending_key)
-    ).first()
-    if record is None:
-        raise NotFound(f"no vending key labelled {spec.vending_key!r}", code="vending_key_not_found")
-    if (
-        record.sealed
-        and len(record.sealed)
-        and params.dkga is Dkga.DKGA04
-        and len(record.sealed) < 12 + 20 + 16
-    ):
-        raise InvalidInput("DKGA04 needs a 160-bit vending key", code="invalid_vending_key")
-    subscriber_id = None
+def register_meter(session: Session, spec: MeterSpec, *, actor: Actor) -> Meter:
+    """A meter, for the subscriber with `spec.customer_code` if given: api.usecases.subscribers
+    .add_meter. Raises NotFound (`subscriber_not_found`) or FieldErrors."""
+    owner = None
     if spec.customer_code:
-        sub = session.scalars(
-            select(Subscriber).where(col(Subscriber.customer_code) == spec.customer_code.strip().upper())
-        ).first()
+        sub = subscriber_queries.by_code(session, spec.customer_code)
         if sub is None:
             raise NotFound(f"no subscriber {spec.customer_code!r}", code="subscriber_not_found")
-        subscriber_id = sub.id
-    if session.scalars(select(Meter).where(col(Meter.pan) == pan.pan)).first():
-        raise Conflict(f"meter {pan.drn} is already registered", code="meter_exists")
-    meter = Meter(
-        pan=pan.pan,
-        drn=pan.drn,
-        serial_number=spec.serial_number,
-        phases=spec.phases,
-        latitude=spec.latitude,
-        longitude=spec.longitude,
-        altitude=spec.altitude,
-        connection_date=spec.connection_date,
-        subscriber_id=subscriber_id,
-        tariff_name=spec.tariff_name,
-        sgc=params.sgc,
-        ti=params.ti,
-        krn=params.krn,
-        kt=int(params.kt),
-        ken=params.ken,
-        base_date=params.base_date.year,
-        dkga=int(params.dkga.value),
-        ea=int(params.ea.value),
-        vending_key_id=int(record.id or 0),
-        connected=spec.connected,
-        serial_url=spec.serial_url,
-    )
-    session.add(meter)
-    session.flush()
-    return meter
+        owner = sub.id
+    values = {f.name: getattr(spec, f.name) for f in fields(spec) if f.name != "customer_code"}
+    return subscribers.add_meter(session, actor, owner, MeterInput(**values))
 
 
 _hasher = PasswordHasher()
@@ -231,6 +136,7 @@ _hasher = PasswordHasher()
 def create_admin(
     session: Session,
     *,
+    actor: Actor,
     email: str,
     password: str,
     name: str,
@@ -255,12 +161,12 @@ def create_admin(
         password_hash=_hasher.hash(password),
     )
     session.add(admin)
-    session.add(AuditLog(actor="cli", action="admin_created", subject=email.lower()))
     session.flush()
+    audit.record(session, actor, "admin_created", admin.email, after=admin)
     return admin
 
 
-def create_api_key(session: Session, *, name: str, scopes: list[str]) -> str:
+def create_api_key(session: Session, *, actor: Actor, name: str, scopes: list[str]) -> str:
     """Create an API key; returns the full key ONCE (only its hash is stored)."""
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
@@ -270,8 +176,10 @@ def create_api_key(session: Session, *, name: str, scopes: list[str]) -> str:
     session.add(
         ApiKey(key_id=key_id, secret_hash=_hash_secret(secret), name=name[:80], scopes=" ".join(scopes))
     )
-    session.add(AuditLog(actor="cli", action="api_key_created", subject=key_id, detail=" ".join(scopes)))
     session.flush()
+    audit.record(
+        session, actor, "api_key_created", key_id, after={"name": name[:80], "scopes": " ".join(scopes)}
+    )
     return f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
@@ -294,8 +202,9 @@ def check_api_key(session: Session, presented: str) -> ApiKey:
     return row
 
 
-def revoke_api_key(session: Session, key_id: str) -> None:
+def revoke_api_key(session: Session, key_id: str, *, actor: Actor) -> None:
     row = session.scalars(select(ApiKey).where(col(ApiKey.key_id) == key_id)).first()
     if row is None:
         raise NotFound(f"no API key {key_id}")
     row.revoked_at = utcnow()
+    audit.record(session, actor, "api_key_revoked", key_id)

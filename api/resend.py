@@ -25,10 +25,10 @@ from api.db import is_postgres, reading, transaction
 from api.messages import help_sms, no_meter_sms, no_token_sms, not_linked_sms, resend_sms
 from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Token
 from api.phone import is_msisdn
+from api.queries.meters import find as find_meter
 from api.service import Service
 from api.settings import LANGUAGES, Settings
 from api.sms.base import InboundSms
-from api.vend import find_meter
 
 __all__ = [
     "REPLY_KINDS",

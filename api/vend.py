@@ -23,26 +23,26 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlmodel import col
 
 from api.db import transaction
 from api.errors import ServiceError
 from api.keyring import Keyring
 from api.messages import failed_sms, held_sms, token_sms
 from api.metrics import Metrics
-from api.models import Meter, MeterPush, Payment, PaymentStatus, SmsOutbox, Tariff, Token, VendingKeyRecord
+from api.models import Meter, MeterPush, Payment, PaymentStatus, SmsOutbox, Token, VendingKeyRecord
 from api.models.audit import AuditLog
 from api.models.base import utcnow
 from api.payments.base import PaymentEvent
 from api.payments.base import PaymentStatus as EventStatus
 from api.pricing import quote
+from api.queries import meters
+from api.queries.tariffs import in_force
 from tokencore import TokenError
 
 log = logging.getLogger("nguvu.vend")
 
 PAYMENTS = Payment.__table__  # type: ignore[attr-defined]
 METERS = Meter.__table__  # type: ignore[attr-defined]
-TARIFFS = Tariff.__table__  # type: ignore[attr-defined]
 TOKENS = Token.__table__  # type: ignore[attr-defined]
 SMS = SmsOutbox.__table__  # type: ignore[attr-defined]
 PUSHES = MeterPush.__table__  # type: ignore[attr-defined]
@@ -67,9 +67,6 @@ _METERS_LOCKED = (
 )
 _LAST_TID = select(METERS.c.last_tid).where(METERS.c.id == bindparam("mid"))
 _INSERT_TOKENS = insert(TOKENS).returning(TOKENS.c.id, sort_by_parameter_order=True)
-_TARIFF = select(TARIFFS).where(
-    TARIFFS.c.name == bindparam("tname"), TARIFFS.c.currency == bindparam("cur"), TARIFFS.c.active
-)
 _SET_LAST_TID = update(METERS).where(METERS.c.id == bindparam("mid")).values(last_tid=bindparam("tid"))
 _INSERT_TOKEN = insert(TOKENS).returning(TOKENS.c.id)
 _INSERT_SMS = insert(SMS)
@@ -230,7 +227,7 @@ class Vendor:
                 meter = meters[row.meter_id]
                 key = (meter.tariff_name, row.currency)
                 if key not in tariffs:
-                    tariffs[key] = session.execute(_TARIFF, {"tname": key[0], "cur": key[1]}).first()
+                    tariffs[key] = in_force(session, key[0], key[1], self.clock())
                 plain = self._gather(session, batch, position, row, event, meter, tariffs[key], last_tids)
             if not plain:
                 if row is not None:
@@ -339,7 +336,7 @@ class Vendor:
 
     def _c2b_payment(self, session: Session, event: PaymentEvent) -> Payment:
         """A payment the payer started (paybill with the meter number as account): record it first."""
-        meter = find_meter(session, event.account or "")
+        meter = meters.find(session, event.account or "")
         payment = Payment(
             reference=f"c2b-{secrets.token_hex(8)}",
             channel="c2b",
@@ -395,7 +392,7 @@ class Vendor:
 
     def _vend(self, session: Session, p: Any, event: PaymentEvent) -> VendResult:
         meter = session.execute(_METER_LOCKED, {"mid": p.meter_id}).one()
-        tariff = session.execute(_TARIFF, {"tname": meter.tariff_name, "cur": p.currency}).first()
+        tariff = in_force(session, meter.tariff_name, p.currency, self.clock())
         reason = ""
         if tariff is None:
             reason = "no_tariff"
@@ -578,39 +575,6 @@ def _mismatch(payment: Any, event: PaymentEvent) -> str:
     if event.currency is not None and event.currency != payment.currency:
         return "currency_mismatch"
     return ""
-
-
-def lock_meter(session: Session, meter_id: int) -> Meter:
-    meter = session.scalars(select(Meter).where(col(Meter.id) == meter_id).with_for_update()).one()
-    return meter
-
-
-def find_tariff(session: Session, meter: Meter, currency: str) -> Tariff | None:
-    stmt = select(Tariff).where(
-        col(Tariff.name) == meter.tariff_name, col(Tariff.currency) == currency, col(Tariff.active)
-    )
-    return session.scalars(stmt).first()
-
-
-def find_meter(session: Session, number: str) -> Meter | None:
-    """A live meter by DRN (11/13 digits), MeterPAN (18 digits) or its subscriber's customer code."""
-    from api.models import Subscriber
-
-    number = number.strip().replace(" ", "")
-    if not number or len(number) > 20:
-        return None
-    if number.isdigit() and len(number) in (11, 13):
-        stmt = select(Meter).where(col(Meter.drn) == number)
-    elif number.isdigit() and len(number) == 18:
-        stmt = select(Meter).where(col(Meter.pan) == number)
-    else:
-        stmt = (
-            select(Meter)
-            .join(Subscriber, col(Subscriber.id) == col(Meter.subscriber_id))
-            .where(col(Subscriber.customer_code) == number.upper(), col(Subscriber.deleted_at).is_(None))
-            .order_by(col(Meter.id))
-        )
-    return session.scalars(stmt.where(col(Meter.deleted_at).is_(None))).first()
 
 
 def _subscriber_phone(session: Session, subscriber_id: int | None) -> str:

@@ -42,6 +42,7 @@ from sqlalchemy import Engine, func, insert, select
 from sqlmodel import col
 
 from api import migrate
+from api.actors import Actor
 from api.db import make_engine, transaction
 from api.keystore import Kek
 from api.models import Meter, Payment, PaymentStatus, Token
@@ -99,9 +100,10 @@ def database(kind: str, tmp: Path) -> Iterator[Engine]:
 
 def seed(service: Service, meters: int) -> list[int]:
     with transaction(service.engine) as s:
-        add_vending_key(s, service.keyring, "vk", secrets.token_hex(8))
+        add_vending_key(s, service.keyring, "vk", secrets.token_hex(8), actor=Actor.cli())
         set_tariff(
             s,
+            actor=Actor.cli(),
             name="residential",
             currency="CDF",
             price_per_kwh=Decimal(400),
@@ -109,11 +111,15 @@ def seed(service: Service, meters: int) -> list[int]:
             min_amount=Decimal(500),
             max_amount=Decimal(500000),
         )
-        add_subscriber(s, customer_code="ENK-1", name="Kahindo", post_name="Masika", phone=PHONE)
+        add_subscriber(
+            s, actor=Actor.cli(), customer_code="ENK-1", name="Kahindo", post_name="Masika", phone=PHONE
+        )
         ids = []
         for i in range(meters):
             m = register_meter(
-                s, MeterSpec(number=drn(i), sgc=123457, ti=1, krn=1, vending_key="vk", customer_code="ENK-1")
+                s,
+                MeterSpec(number=drn(i), sgc=123457, ti=1, krn=1, vending_key="vk", customer_code="ENK-1"),
+                actor=Actor.cli(),
             )
             assert m.id is not None
             ids.append(m.id)

@@ -30,6 +30,7 @@ import uvicorn
 from sqlalchemy import select
 from sqlmodel import col
 
+from api.actors import Actor
 from api.app import create_app
 from api.db import reading, transaction
 from api.keystore import Kek
@@ -176,11 +177,13 @@ def _serial_request(url: str, line: str) -> str:
 
 
 def _setup(service: Service, vending_key: VendingKey, serial_url: str) -> None:
+    actor = Actor.cli()  # the demo sets the utility up as `nguvu` commands would
     with transaction(service.engine) as s:
         if s.scalars(select(Subscriber)).first() is None:
-            add_vending_key(s, service.keyring, "demo", vending_key.hex())
+            add_vending_key(s, service.keyring, "demo", vending_key.hex(), actor=actor)
             set_tariff(
                 s,
+                actor=actor,
                 name="residential",
                 currency="CDF",
                 price_per_kwh=Decimal(400),
@@ -190,6 +193,7 @@ def _setup(service: Service, vending_key: VendingKey, serial_url: str) -> None:
             )
             set_tariff(
                 s,
+                actor=actor,
                 name="residential",
                 currency="USD",
                 price_per_kwh=Decimal("0.15"),
@@ -199,6 +203,7 @@ def _setup(service: Service, vending_key: VendingKey, serial_url: str) -> None:
             )
             add_subscriber(
                 s,
+                actor=actor,
                 customer_code="ENK-0001",
                 name="Kahindo",
                 post_name="Masika",
@@ -208,7 +213,13 @@ def _setup(service: Service, vending_key: VendingKey, serial_url: str) -> None:
                 avenue="Matonge",
             )
             add_subscriber(
-                s, customer_code="ENK-0002", name="Paluku", post_name="Kambale", phone=PHONE_2, language="en"
+                s,
+                actor=actor,
+                customer_code="ENK-0002",
+                name="Paluku",
+                post_name="Kambale",
+                phone=PHONE_2,
+                language="en",
             )
             for drn, code in ((CONNECTED_DRN, "ENK-0001"), (KEYPAD_DRN, "ENK-0002")):
                 register_meter(
@@ -224,6 +235,7 @@ def _setup(service: Service, vending_key: VendingKey, serial_url: str) -> None:
                         latitude=0.4917,
                         longitude=29.4731,
                     ),
+                    actor=actor,
                 )
         meter = s.scalars(select(MeterRow).where(col(MeterRow.drn) == CONNECTED_DRN)).one()
         meter.connected, meter.serial_url = True, serial_url  # the pty path changes on every run

@@ -20,8 +20,9 @@ import typer
 from sqlalchemy import Engine
 
 from api import migrate
+from api.actors import Actor
 from api.db import make_engine, transaction
-from api.errors import InvalidInput, ServiceError
+from api.errors import FieldErrors, InvalidInput, ServiceError
 from api.keyring import Keyring
 from api.metrics import MULTIPROC_ENV
 from api.registry import (
@@ -61,6 +62,9 @@ def service_guarded(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except FieldErrors as exc:  # a value already taken is refused by a rule (1), else malformed (2)
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1 if exc.is_conflict else 2) from None
         except (SettingsError, ValueError, InvalidInput) as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
@@ -187,7 +191,7 @@ def vending_key_add(
     settings, engine = _engine_and_upgrade()
     key_hex = _read_secret_file(key_file, "NGUVU_VENDING_KEY", "vending key")
     with transaction(engine) as s:
-        add_vending_key(s, Keyring(settings.kek), label, key_hex)
+        add_vending_key(s, Keyring(settings.kek), label, key_hex, actor=Actor.cli())
     print(f"vending key {label} stored (encrypted)")
 
 
@@ -214,6 +218,7 @@ def tariff_set(
     with transaction(engine) as s:
         set_tariff(
             s,
+            actor=Actor.cli(),
             name=name,
             currency=currency.upper(),
             price_per_kwh=_decimal(price, "price"),
@@ -237,7 +242,15 @@ def create_superuser(
     password = os.environ.get("NGUVU_ADMIN_PASSWORD") or getpass.getpass("password: ")
     _, engine = _engine_and_upgrade()
     with transaction(engine) as s:
-        create_admin(s, email=email, password=password, name=name, post_name=post_name, position=position)
+        create_admin(
+            s,
+            actor=Actor.cli(),
+            email=email,
+            password=password,
+            name=name,
+            post_name=post_name,
+            position=position,
+        )
     print(f"super administrator {email} created")
 
 
@@ -258,6 +271,7 @@ def subscriber_add(
     with transaction(engine) as s:
         sub = add_subscriber(
             s,
+            actor=Actor.cli(),
             customer_code=code,
             name=name,
             phone=phone,
@@ -318,7 +332,7 @@ def meter_register(
         serial_url=serial_url,
     )
     with transaction(engine) as s:
-        meter = register_meter(s, spec)
+        meter = register_meter(s, spec, actor=Actor.cli())
     print(f"meter {meter.drn} registered (PAN {meter.pan})")
 
 
@@ -331,5 +345,5 @@ def apikey_create(
     """Create a vendor API key; it is printed once (only a hash is stored)."""
     _, engine = _engine_and_upgrade()
     with transaction(engine) as s:
-        key = create_api_key(s, name=name, scopes=scope)
+        key = create_api_key(s, actor=Actor.cli(), name=name, scopes=scope)
     print(key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
@@ -25,11 +25,20 @@ class VendingKeyRecord(SQLModel, table=True):
         return f"VendingKeyRecord(id={self.id!r}, label={self.label!r})"
 
 
+# Tariffs that existed before scheduling were in force from the start.
+TARIFF_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class Tariff(SQLModel, table=True):
-    """Price of a kWh in one currency, with VAT and the purchase limits (amounts are VAT-inclusive)."""
+    """Price of a kWh in one currency, with VAT and the purchase limits (amounts are VAT-inclusive).
+
+    A tariff name has one row per currency and per `effective_from`: the row in force at a moment is the
+    active one with the latest `effective_from` not after it (api.queries.tariffs.in_force)."""
 
     __tablename__ = "tariffs"
-    __table_args__ = (UniqueConstraint("name", "currency"),)
+    __table_args__ = (
+        UniqueConstraint("name", "currency", "effective_from", name="uq_tariffs_name_currency_from"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=40)
@@ -40,6 +49,9 @@ class Tariff(SQLModel, table=True):
     min_amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
     max_amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
     active: bool = True
+    effective_from: datetime = Field(
+        default=TARIFF_EPOCH, sa_column=Column(UtcDateTime(), nullable=False, default=TARIFF_EPOCH)
+    )
 
 
 class Meter(SQLModel, table=True):

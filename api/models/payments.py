@@ -19,6 +19,7 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"  # declined / could not start (terminal)
     EXPIRED = "expired"  # no answer within the timeout (terminal unless a late success arrives)
     HELD = "held"  # paid, but something does not match (amount, meter): review, no token
+    REFUND = "refund"  # a held payment a person marked for refund (terminal; the money goes back)
 
 
 class Payment(SQLModel, table=True):
@@ -45,6 +46,8 @@ class Payment(SQLModel, table=True):
     currency: str = Field(max_length=3)
     paid_amount: Decimal | None = Field(default=None, sa_column=Column(MONEY, nullable=True))
     language: str = Field(default="fr", max_length=2)
+    # Who recorded it when a person did (the cashier of a counter sale: an api.actors label).
+    created_by: str = Field(default="", max_length=80)
     reason: str = Field(default="", max_length=120)  # why failed / held (a stable code)
     attempts: int = 0
     next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime(), nullable=True))

@@ -76,7 +76,12 @@ _NUMBER = [
 ]
 _PAGE = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "the next_cursor of the previous page (keyset pagination)",
+    },
 ]
 
 
@@ -149,6 +154,8 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                         {"name": "meter", "in": "query", "schema": {"type": "string"}},
                         {"name": "msisdn", "in": "query", "schema": {"type": "string"}},
+                        {"name": "provider", "in": "query", "schema": {"type": "string"}},
+                        {"name": "currency", "in": "query", "schema": {"type": "string"}},
                     ],
                 )
             },

@@ -1,35 +1,42 @@
-"""The vendor REST API under /api/v1 (JSON; API keys with scopes; errors via the app's table)."""
+"""The vendor REST API under /api/v1 (JSON; API keys with scopes; errors via the app's table).
+
+Each handler authorizes, parses, calls one use-case or query (api.usecases, api.queries) and renders:
+no row is built here."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.actors import Actor
+from api.audit import record
 from api.db import reading, transaction
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from api.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound, Unauthorized, VendRefused
 from api.messages import group4
-from api.models import ApiKey, Meter, Payment, PaymentStatus, Subscriber, Token
-from api.pricing import quote
-from api.registry import MeterSpec, check_api_key, register_meter
+from api.models import ApiKey, PaymentStatus
+from api.queries import check_limit
+from api.queries import meters as meter_queries
+from api.queries import payments as payment_queries
+from api.queries import subscribers as subscriber_queries
+from api.queries import tokens as token_queries
+from api.registry import check_api_key
 from api.rest import schemas
-from api.rest.tokens import issue_key_change, issue_management
 from api.service import Service
-from api.vend import find_meter, find_tariff, lock_meter
+from api.usecases import engineering, sales, subscribers
+from api.usecases.meters import MeterInput
 
 M = TypeVar("M", bound=BaseModel)
 MAX_JSON = 1024 * 1024
-MAX_LIMIT = 500
 
 
 def _service(request: Request) -> Service:
@@ -66,7 +73,7 @@ async def _body(request: Request, model: type[M]) -> M:
         raise InvalidInput("request body too large", code="body_too_large")
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidInput("request body must be JSON", code="invalid_json") from None
     try:
         return model.model_validate(doc)
@@ -76,17 +83,10 @@ async def _body(request: Request, model: type[M]) -> M:
         raise InvalidInput(f"{where}: {first.get('msg', 'invalid')}", code="invalid_body") from None
 
 
-def _meter_or_404(session: Session, number: str, *, lock: bool = False) -> Meter:
-    meter = find_meter(session, number)
-    if meter is None or meter.id is None:
-        raise NotFound("no such meter", code="meter_not_found")
-    return lock_meter(session, meter.id) if lock else meter
-
-
-def token_json(token: Token, meter: Meter) -> dict[str, Any]:
+def token_json(token: token_queries.TokenView) -> dict[str, Any]:
     out = schemas.TokenOut(
-        id=token.id or 0,
-        meter=meter.drn,
+        id=token.id,
+        meter=token.meter_drn,
         kind=token.kind,
         token=token.token,
         grouped=" / ".join(group4(t) for t in token.token.split()),
@@ -110,8 +110,8 @@ async def get_meter(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with reading(service.engine) as session:
-            meter = _meter_or_404(session, number)
-            sub = session.get(Subscriber, meter.subscriber_id) if meter.subscriber_id else None
+            meter = meter_queries.find_or_404(session, number)
+            sub = meter_queries.holder(session, meter)
             return schemas.MeterOut(
                 drn=meter.drn,
                 pan=meter.pan,
@@ -142,89 +142,87 @@ async def issue_credit(request: Request) -> Response:
         raise InvalidInput("give either units, or amount and currency", code="invalid_body")
     if body.amount is not None and body.currency is None:
         raise InvalidInput("currency is required with amount", code="invalid_body")
-    service = _service(request)
+    service, actor = _service(request), Actor.apikey(key)
     number = request.path_params["number"]
+    if body.amount is None:
 
-    def work() -> dict[str, Any]:
-        with transaction(service.engine) as session:
-            meter = _meter_or_404(session, number, lock=True)
-            payment = None
-            units = body.units
-            vat = None
-            if body.amount is not None:
-                assert body.currency is not None
-                tariff = find_tariff(session, meter, body.currency)
-                if tariff is None:
-                    raise InvalidInput("this meter has no tariff in that currency", code="no_tariff")
-                q = quote(tariff, body.amount)
-                units, vat = q.units, q.vat
-                reference = f"api-{key.key_id}-{body.reference}" if body.reference else None
-                if (
-                    reference
-                    and session.scalars(select(Payment).where(col(Payment.reference) == reference)).first()
-                ):
-                    raise Conflict("this reference was already used", code="duplicate_reference")
-                payment = Payment(
-                    reference=reference or f"api-{key.key_id}-{service.vendor.rnd()}{id(body)}",
-                    channel="api",
-                    provider="vendor",
-                    status=PaymentStatus.VENDED,
-                    meter_id=meter.id,
-                    subscriber_id=meter.subscriber_id,
-                    account=meter.drn,
-                    amount=body.amount,
-                    currency=body.currency,
-                    paid_amount=body.amount,
-                )
-                session.add(payment)
-                session.flush()
-            assert units is not None
-            issued = service.vendor.issue_credit(
-                session,
-                meter,
-                units,
-                issued_by=f"apikey:{key.key_id}",
-                payment_id=payment.id if payment else None,
-                amount=payment.amount if payment else None,
-                currency=payment.currency if payment else "",
-                vat=vat,
+        def by_units() -> int:
+            with transaction(service.engine) as session:
+                return sales.credit_units(service, session, actor, number, body.units)
+
+        token_id = await _run(by_units)
+        service.wake_push()
+    else:
+        with _meter_field_as_404():
+            sale = await sales.sell(
+                service, actor, number, body.amount, body.currency, body.reference, sales.Channel.API
             )
-            token = session.get(Token, issued.token_id)
-            assert token is not None
-            return token_json(token, meter)
+        if sale.replayed:
+            raise Conflict("this reference was already used", code="duplicate_reference")
+        if sale.status is not PaymentStatus.VENDED or sale.token_id is None:
+            raise VendRefused(f"the sale is held for review ({sale.reason})", code="payment_held")
+        token_id = sale.token_id
+    return JSONResponse(await _run(lambda: _token_doc(service, token_id)), status_code=201)
 
+
+@contextmanager
+def _meter_field_as_404() -> Iterator[None]:
+    """An unknown meter in the path is a 404 here (the counter form shows it beside its field)."""
     try:
-        doc = await _run(work)
-    except IntegrityError:
-        raise Conflict("this reference was already used", code="duplicate_reference") from None
-    service.metrics.vend_outcomes.labels("vended", "api").inc()
-    service.wake_push()
-    return JSONResponse(doc, status_code=201)
+        yield
+    except FieldErrors as exc:
+        if exc.errors.get("meter") == "meter_not_found":
+            raise NotFound("no such meter", code="meter_not_found") from None
+        raise
+
+
+def _token_doc(service: Service, token_id: int) -> dict[str, Any]:
+    with reading(service.engine) as session:
+        return token_json(token_queries.get(session, token_id))
 
 
 async def _issue_for_meter(request: Request, scope: str, schema: Any, issue: Callable[..., Any]) -> Response:
-    """A management or key change token for the meter in the path, in one transaction with the meter row
-    locked (its last TID and key move with the token)."""
+    """A management or key change token for the meter in the path (one transaction, meter row locked)."""
     key = await authorize(request, scope)
     body = await _body(request, schema)
-    service = _service(request)
+    service, actor = _service(request), Actor.apikey(key)
     number = request.path_params["number"]
 
-    def work() -> dict[str, Any]:
+    def work() -> int:
         with transaction(service.engine) as session:
-            meter = _meter_or_404(session, number, lock=True)
-            token = issue(service, session, meter, body, issued_by=f"apikey:{key.key_id}")
-            return token_json(token, meter)
+            token = issue(service, session, actor, number, body)
+            assert token.id is not None
+            return int(token.id)
 
-    return JSONResponse(await _run(work), status_code=201)
+    token_id = await _run(work)
+    return JSONResponse(await _run(lambda: _token_doc(service, token_id)), status_code=201)
+
+
+def _management(service: Service, session: Session, actor: Actor, number: str, body: Any) -> Any:
+    if body.kind == "set_mpl" and body.mpl_watts is None:
+        raise InvalidInput("mpl_watts is required for set_mpl", code="invalid_body")
+    return engineering.management_token(service, session, actor, number, body.kind, body.mpl_watts)
+
+
+def _key_change(service: Service, session: Session, actor: Actor, number: str, body: Any) -> Any:
+    try:
+        return engineering.key_change(
+            service, session, actor, number, engineering.KeyChangeInput(**body.model_dump())
+        )
+    except FieldErrors as exc:
+        if exc.errors.get("vending_key") == "unknown_vending_key":
+            raise NotFound(
+                f"no vending key labelled {body.vending_key!r}", code="vending_key_not_found"
+            ) from None
+        raise
 
 
 async def issue_management_token(request: Request) -> Response:
-    return await _issue_for_meter(request, "manage", schemas.ManagementIn, issue_management)
+    return await _issue_for_meter(request, "manage", schemas.ManagementIn, _management)
 
 
 async def issue_key_change_token(request: Request) -> Response:
-    return await _issue_for_meter(request, "keychange", schemas.KeyChangeIn, issue_key_change)
+    return await _issue_for_meter(request, "keychange", schemas.KeyChangeIn, _key_change)
 
 
 async def last_token(request: Request) -> Response:
@@ -234,49 +232,48 @@ async def last_token(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with reading(service.engine) as session:
-            meter = _meter_or_404(session, number)
-            token = session.scalars(
-                select(Token).where(col(Token.meter_id) == meter.id).order_by(col(Token.id).desc())
-            ).first()
+            meter = meter_queries.find_or_404(session, number)
+            assert meter.id is not None
+            token = token_queries.last_of_meter(session, meter.id)
             if token is None:
                 raise NotFound("this meter has no token yet", code="no_token")
-            return token_json(token, meter)
+            return token_json(token)
 
     return JSONResponse(await _run(work))
 
 
-def _page(request: Request) -> tuple[int, int]:
-    try:
-        limit = int(request.query_params.get("limit", "50"))
-        offset = int(request.query_params.get("offset", "0"))
-    except ValueError:
-        raise InvalidInput("limit and offset must be integers", code="invalid_query") from None
-    if not (1 <= limit <= MAX_LIMIT and 0 <= offset <= 10**9):
-        raise InvalidInput(f"limit must be 1-{MAX_LIMIT}, offset >= 0", code="invalid_query")
-    return limit, offset
+def _page(request: Request) -> tuple[int, str | None]:
+    text = request.query_params.get("limit", "50")
+    if not text.isascii() or not text.isdigit() or len(text) > 4:
+        raise InvalidInput("limit must be an integer", code="invalid_query")
+    return check_limit(int(text)), request.query_params.get("cursor") or None
+
+
+def _meter_id(session: Session, number: str | None) -> int | None:
+    """The id of the meter a filter names (-1: none matches, so nothing is listed)."""
+    if not number:
+        return None
+    meter = meter_queries.find(session, number)
+    return meter.id if meter and meter.id is not None else -1
 
 
 async def list_payments(request: Request) -> Response:
     await authorize(request, "read")
     service = _service(request)
-    limit, offset = _page(request)
+    limit, cursor = _page(request)
     q = request.query_params
-    status, meter_no, msisdn = q.get("status"), q.get("meter"), q.get("msisdn")
-    if status is not None and status not in {s.value for s in PaymentStatus}:
-        raise InvalidInput("unknown status", code="invalid_query")
 
-    def work() -> list[dict[str, Any]]:
+    def work() -> dict[str, Any]:
         with reading(service.engine) as session:
-            stmt = select(Payment, col(Meter.drn)).outerjoin(Meter, col(Meter.id) == col(Payment.meter_id))
-            if status:
-                stmt = stmt.where(col(Payment.status) == status)
-            if msisdn:
-                stmt = stmt.where(col(Payment.msisdn) == msisdn)
-            if meter_no:
-                meter = find_meter(session, meter_no)
-                stmt = stmt.where(col(Payment.meter_id) == (meter.id if meter else -1))
-            rows = session.execute(stmt.order_by(col(Payment.id).desc()).limit(limit).offset(offset)).all()
-            return [
+            filters = payment_queries.PaymentFilter(
+                status=q.get("status") or None,
+                provider=q.get("provider") or None,
+                currency=q.get("currency") or None,
+                phone=q.get("msisdn") or None,
+                meter_id=_meter_id(session, q.get("meter")),
+            )
+            page = payment_queries.listing(session, filters, cursor, limit)
+            items = [
                 schemas.PaymentOut(
                     reference=p.reference,
                     channel=p.channel,
@@ -285,57 +282,60 @@ async def list_payments(request: Request) -> Response:
                     status=p.status,
                     reason=p.reason,
                     msisdn=p.msisdn,
-                    meter=drn,
+                    meter=p.meter_drn,
                     amount=p.amount,
                     currency=p.currency,
                     paid_amount=p.paid_amount,
                     created_at=p.created_at,
                 ).model_dump(mode="json")
-                for p, drn in rows
+                for p in page.items
             ]
+            return {"items": items, "limit": limit, "next_cursor": page.next_cursor}
 
-    return JSONResponse({"items": await _run(work), "limit": limit, "offset": offset})
+    return JSONResponse(await _run(work))
 
 
 async def list_tokens(request: Request) -> Response:
     await authorize(request, "read")
     service = _service(request)
-    limit, offset = _page(request)
+    limit, cursor = _page(request)
     meter_no = request.query_params.get("meter")
 
-    def work() -> list[dict[str, Any]]:
+    def work() -> dict[str, Any]:
         with reading(service.engine) as session:
-            stmt = select(Token, Meter).join(Meter, col(Meter.id) == col(Token.meter_id))
-            if meter_no:
-                meter = find_meter(session, meter_no)
-                stmt = stmt.where(col(Token.meter_id) == (meter.id if meter else -1))
-            rows = session.execute(stmt.order_by(col(Token.id).desc()).limit(limit).offset(offset)).all()
-            return [token_json(t, m) for t, m in rows]
+            meter_id = _meter_id(session, meter_no)
+            filters = token_queries.TokenFilter(meter_ids=() if meter_id is None else (meter_id,))
+            page = token_queries.listing(session, filters, cursor, limit)
+            return {
+                "items": [token_json(t) for t in page.items],
+                "limit": limit,
+                "next_cursor": page.next_cursor,
+            }
 
-    return JSONResponse({"items": await _run(work), "limit": limit, "offset": offset})
+    return JSONResponse(await _run(work))
 
 
 async def register_meters(request: Request) -> Response:
     key = await authorize(request, "meters")
     body = await _body(request, schemas.MeterBatchIn)
-    service = _service(request)
+    service, actor = _service(request), Actor.apikey(key)
 
     def work() -> list[dict[str, str]]:
         # All or nothing: one transaction; the first bad meter aborts the batch with its index.
         with transaction(service.engine) as session:
             out = []
             for index, m in enumerate(body.meters):
+                fields = m.model_dump()
+                code = fields.pop("customer_code")
                 try:
-                    meter = register_meter(session, MeterSpec(**m.model_dump()))
-                except (InvalidInput, NotFound, Conflict) as exc:
-                    exc.args = (f"meters.{index}: {exc}",)
-                    raise
+                    owner = _owner(session, code)
+                    meter = subscribers.add_meter(session, actor, owner, MeterInput(**fields))
+                except FieldErrors as exc:
+                    raise exc.prefixed(f"meters.{index}") from None
+                except NotFound as exc:
+                    raise NotFound(f"meters.{index}: {exc}", code=exc.code) from None
                 out.append({"drn": meter.drn, "pan": meter.pan})
-            from api.models.audit import AuditLog
-
-            session.add(
-                AuditLog(actor=f"apikey:{key.key_id}", action="meters_registered", detail=str(len(out)))
-            )
+            record(session, actor, "meters_registered", "", note=f"{len(out)} meters")
             return out
 
     try:
@@ -343,6 +343,15 @@ async def register_meters(request: Request) -> Response:
     except IntegrityError:
         raise Conflict("a meter in the batch is already registered", code="meter_exists") from None
     return JSONResponse({"registered": items}, status_code=201)
+
+
+def _owner(session: Session, customer_code: str | None) -> int | None:
+    if not customer_code:
+        return None
+    sub = subscriber_queries.by_code(session, customer_code)
+    if sub is None or sub.id is None:
+        raise NotFound(f"no subscriber {customer_code!r}", code="subscriber_not_found")
+    return sub.id
 
 
 routes = [

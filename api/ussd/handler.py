@@ -9,27 +9,27 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.db import reading, transaction
 from api.errors import NoTariff
-from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber, Tariff
+from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber
 from api.phone import is_msisdn
 from api.pricing import Quote, quote
+from api.queries.meters import find as find_meter
+from api.queries.tariffs import all_in_force, in_force
 from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
 from api.ussd import menu
 from api.ussd.texts import text
-from api.vend import find_meter
 
 MAX_BODY = 4096
 MAX_INPUTS = 40
@@ -38,8 +38,9 @@ MAX_INPUTS = 40
 class DbCatalog:
     """Menu lookups backed by one read session (one request)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, at: datetime) -> None:
         self.session = session
+        self.at = at  # the moment whose tariff applies
 
     def account(self, number: str) -> menu.Account | None:
         meter = find_meter(self.session, number)
@@ -50,20 +51,14 @@ class DbCatalog:
             sub = self.session.get(Subscriber, meter.subscriber_id)
             if sub is not None:
                 holder = menu.mask_name(sub.name, sub.post_name)
-        tariffs = self.session.scalars(
-            select(Tariff).where(col(Tariff.name) == meter.tariff_name, col(Tariff.active))
-        ).all()
+        tariffs = all_in_force(self.session, meter.tariff_name, self.at)
         limits = {t.currency: (t.min_amount, t.max_amount) for t in tariffs}
         return menu.Account(meter.id, meter.drn, holder, limits)
 
     def quote(self, meter_id: int, currency: str, amount: Decimal) -> Quote:
         meter = self.session.get(Meter, meter_id)
         assert meter is not None
-        tariff = self.session.scalars(
-            select(Tariff).where(
-                col(Tariff.name) == meter.tariff_name, col(Tariff.currency) == currency, col(Tariff.active)
-            )
-        ).first()
+        tariff = in_force(self.session, meter.tariff_name, currency, self.at)
         if tariff is None:
             raise NoTariff("no tariff")
         return quote(tariff, amount)
@@ -97,7 +92,7 @@ def _reply(body: str, status: int) -> Response:
 
 def _answer(service: Service, service_code: str, session_id: str, phone: str, inputs: list[str]) -> str:
     with reading(service.engine) as session:
-        state = menu.run(inputs, DbCatalog(session), service.settings.default_language)
+        state = menu.run(inputs, DbCatalog(session, service.clock()), service.settings.default_language)
     if state.screen == "queued":
         _queue_payment(service, service_code, session_id, phone, state)
     elif state.screen == "resent" and not _queue_resend(service, phone, state):

@@ -21,6 +21,7 @@ from apitest import TestClient
 from sqlalchemy import Engine, select
 
 from api import migrate
+from api.actors import Actor
 from api.app import create_app
 from api.db import make_engine, transaction
 from api.keystore import Kek
@@ -36,6 +37,7 @@ from api.registry import (
 from api.service import Service
 from api.settings import Settings
 
+SETUP = Actor.cli()  # the seed is what `nguvu` set-up commands would do
 PG_USERS = ("postgres", "root")
 VENDING_KEY = "0123456789abcdef"
 METER_DRN = "01234567897"  # 11-digit DRN with a valid Luhn check digit
@@ -121,9 +123,10 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
     with transaction(service.engine) as s:
-        add_vending_key(s, service.keyring, "vk1", VENDING_KEY)
+        add_vending_key(s, service.keyring, "vk1", VENDING_KEY, actor=SETUP)
         set_tariff(
             s,
+            actor=SETUP,
             name="residential",
             currency="CDF",
             price_per_kwh=Decimal("400"),
@@ -133,6 +136,7 @@ def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
         )
         set_tariff(
             s,
+            actor=SETUP,
             name="residential",
             currency="USD",
             price_per_kwh=Decimal("0.15"),
@@ -140,7 +144,14 @@ def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
             min_amount=Decimal("1"),
             max_amount=Decimal("200"),
         )
-        add_subscriber(s, customer_code="ENK-0001", name="Kahindo", post_name="Masika", phone="+243990000001")
+        add_subscriber(
+            s,
+            actor=SETUP,
+            customer_code="ENK-0001",
+            name="Kahindo",
+            post_name="Masika",
+            phone="+243990000001",
+        )
         m1 = register_meter(
             s,
             MeterSpec(
@@ -153,8 +164,11 @@ def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
                 connected=bool(connected_url),
                 serial_url=connected_url,
             ),
+            actor=SETUP,
         )
-        m2 = register_meter(s, MeterSpec(number=OTHER_DRN, sgc=123457, ti=1, krn=1, vending_key="vk1"))
+        m2 = register_meter(
+            s, MeterSpec(number=OTHER_DRN, sgc=123457, ti=1, krn=1, vending_key="vk1"), actor=SETUP
+        )
         return m1.drn, m2.drn
 
 
@@ -178,7 +192,9 @@ def client(world: World) -> Iterator[TestClient]:
 @pytest.fixture
 def api_key(world: World) -> str:
     with transaction(world.service.engine) as s:
-        return create_api_key(s, name="vendor", scopes=["vend", "manage", "keychange", "read", "meters"])
+        return create_api_key(
+            s, actor=SETUP, name="vendor", scopes=["vend", "manage", "keychange", "read", "meters"]
+        )
 
 
 def queue_payment(

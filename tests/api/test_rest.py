@@ -9,6 +9,7 @@ from apitest import TestClient
 from conftest import VENDING_KEY, World
 from sqlalchemy import select
 
+from api.actors import Actor
 from api.db import reading, transaction
 from api.keyring import profile_of
 from api.models import Meter, Payment, Token
@@ -30,13 +31,13 @@ def test_requests_without_a_valid_key_are_refused(client: TestClient, world: Wor
     r = client.get(f"/api/v1/meters/{world.meter_drn}", headers=auth(api_key[:-2] + "xx"))
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     with transaction(world.service.engine) as s:
-        revoke_api_key(s, api_key.split("_")[1])
+        revoke_api_key(s, api_key.split("_")[1], actor=Actor.cli())
     assert client.get(f"/api/v1/meters/{world.meter_drn}", headers=auth(api_key)).status_code == 401
 
 
 def test_a_key_without_the_scope_is_forbidden(client: TestClient, world: World) -> None:
     with transaction(world.service.engine) as s:
-        reader = create_api_key(s, name="reader", scopes=["read"])
+        reader = create_api_key(s, actor=Actor.cli(), name="reader", scopes=["read"])
     r = post(client, reader, f"/meters/{world.meter_drn}/tokens/credit", {"units": "5"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "missing_scope"
     assert client.get(f"/api/v1/meters/{world.meter_drn}", headers={"X-API-Key": reader}).status_code == 200
@@ -122,7 +123,7 @@ def test_key_change_moves_the_meter_to_the_new_keys(client: TestClient, world: W
     from api.registry import add_vending_key
 
     with transaction(world.service.engine) as s:
-        add_vending_key(s, world.service.keyring, "vk2", "fedcba9876543210")
+        add_vending_key(s, world.service.keyring, "vk2", "fedcba9876543210", actor=Actor.cli())
     body = {"sgc": 123457, "ti": 2, "krn": 2, "vending_key": "vk2"}
     r = post(client, api_key, f"/meters/{world.meter_drn}/tokens/key-change", body)
     assert r.status_code == 201, r.text

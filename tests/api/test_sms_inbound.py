@@ -14,6 +14,7 @@ from apitest import TestClient
 from conftest import World
 from sqlalchemy import select
 
+from api.actors import Actor
 from api.app import create_app
 from api.db import reading, transaction
 from api.messages import group4, help_sms, is_gsm7, no_meter_sms, no_token_sms, not_linked_sms
@@ -436,7 +437,7 @@ def test_another_providers_path_is_404(client: TestClient, world: World) -> None
 def test_a_second_subscriber_on_the_same_phone_shares_the_answer(world: World) -> None:
     # Two accounts registered with one phone (a family): both meters are that phone's.
     with transaction(world.service.engine) as s:
-        add_subscriber(s, customer_code="ENK-0002", name="Paluku", phone=HOLDER)
+        add_subscriber(s, actor=Actor.cli(), customer_code="ENK-0002", name="Paluku", phone=HOLDER)
         meter = s.scalars(select(Meter).where(Meter.drn == world.other_drn)).one()
         meter.subscriber_id = s.scalars(
             select(Subscriber.id).where(Subscriber.customer_code == "ENK-0002")

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
+from api.actors import Actor
 from api.app import create_app
 from api.db import reading, transaction
 from api.keystore import Kek
@@ -84,9 +85,10 @@ def _cases() -> dict[str, Case]:
 
 def _seed(service: Service) -> None:
     with transaction(service.engine) as s:
-        add_vending_key(s, service.keyring, "vk1", "0123456789abcdef")
+        add_vending_key(s, service.keyring, "vk1", "0123456789abcdef", actor=Actor.cli())
         set_tariff(
             s,
+            actor=Actor.cli(),
             name="residential",
             currency="CDF",
             price_per_kwh=Decimal("400"),
@@ -94,9 +96,11 @@ def _seed(service: Service) -> None:
             min_amount=Decimal("1000"),
             max_amount=Decimal("500000"),
         )
-        add_subscriber(s, customer_code="ENK-0001", name="Kahindo", phone=PHONE)
+        add_subscriber(s, actor=Actor.cli(), customer_code="ENK-0001", name="Kahindo", phone=PHONE)
         register_meter(
-            s, MeterSpec(number=DRN, sgc=123457, ti=1, krn=1, vending_key="vk1", customer_code="ENK-0001")
+            s,
+            MeterSpec(number=DRN, sgc=123457, ti=1, krn=1, vending_key="vk1", customer_code="ENK-0001"),
+            actor=Actor.cli(),
         )
 
 
