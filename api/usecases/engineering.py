@@ -68,7 +68,7 @@ def management_token(
     f = Fields()
     chosen = f.choice("kind", kind, list(ManagementKind))
     watts = 0
-    if chosen is ManagementKind.SET_MPL:
+    if chosen is ManagementKind.SET_MPL and "kind" not in f.errors:
         watts = f.integer("mpl_watts", mpl_watts, 0, 18_201_624)
     f.done()
     meter = meter_queries.find_or_404(session, meter_number, lock=True)
