@@ -36,7 +36,8 @@ def parse_amount(text: str, currency: str) -> Decimal:
     if currency not in CURRENCIES:
         raise InvalidInput(f"currency must be one of {', '.join(CURRENCIES)}", code="invalid_currency")
     text = text.strip()
-    if not text or len(text) > 15 or not all(c.isdigit() or c == "." for c in text) or text.count(".") > 1:
+    # ASCII digits only: str.isdigit() also accepts other scripts' digits, which Decimal would read.
+    if not text or len(text) > 15 or not all(c in "0123456789." for c in text) or text.count(".") > 1:
         raise InvalidInput("amount must be a positive number", code="invalid_amount")
     try:
         value = Decimal(text)

@@ -113,3 +113,11 @@ def test_record_keeps_only_changed_fields() -> None:
     )
     assert session.added == [entry] and entry.actor == "cli"
     assert json.loads(entry.detail) == {"before": {"name": "A"}, "after": {"name": "B"}}
+
+
+@pytest.mark.parametrize("typed", ["٥٠٠٠", "5000\u0660", "NaN", "Infinity", "1e5", "-5", "5.0.0", ""])
+def test_typed_amounts_are_ascii_digits_only(typed: str) -> None:
+    from api.pricing import parse_amount
+
+    with pytest.raises(InvalidInput):
+        parse_amount(typed, "CDF")
