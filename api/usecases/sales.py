@@ -326,3 +326,47 @@ def _units(value: object) -> Decimal:
     ):
         raise FieldErrors({"units": "out_of_range" if units is not None else "invalid_number"})
     return units
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A mobile-money purchase the payer confirmed (the USSD menu): collected by the payment worker."""
+
+    reference: str  # one per USSD session, so a retried final request finds the same payment
+    msisdn: str  # the payer, E.164
+    meter_id: int
+    amount: Decimal  # already quoted under the tariff in force
+    currency: str
+    language: str
+
+
+def queue_collection(service: Service, actor: Actor, purchase: Collection) -> bool:
+    """Queue the payment of a confirmed purchase for the payment worker (which starts the collection
+    with the configured provider) and wake it. False when the reference exists (the same request
+    retried: nothing new). Raises NotFound (`meter_not_found`) for a meter deleted meanwhile."""
+    now = service.clock()
+    try:
+        with transaction(service.engine) as session:
+            meter = meter_queries.get_live(session, purchase.meter_id)
+            session.add(
+                Payment(
+                    reference=purchase.reference,
+                    channel="ussd",
+                    provider=service.payment_provider_name,
+                    status=PaymentStatus.QUEUED,
+                    msisdn=purchase.msisdn,
+                    subscriber_id=meter.subscriber_id,
+                    meter_id=meter.id,
+                    account=meter.drn,
+                    amount=purchase.amount,
+                    currency=purchase.currency,
+                    language=purchase.language,
+                    created_by=actor.label,
+                    next_attempt_at=now,
+                )
+            )
+    except IntegrityError:
+        return False  # the same final request was retried: the payment already exists
+    finally:
+        service.wake_payments()
+    return True

@@ -13,21 +13,22 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from api.actors import Actor
 from api.db import reading, transaction
 from api.errors import NoTariff
-from api.models import Meter, Payment, PaymentStatus, SmsOutbox, Subscriber
+from api.models import Meter, SmsOutbox, Subscriber
 from api.phone import is_msisdn
 from api.pricing import Quote, quote
 from api.queries.meters import find as find_meter
 from api.queries.tariffs import all_in_force, in_force
 from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
+from api.usecases import sales
 from api.ussd import menu
 from api.ussd.texts import text
 
@@ -109,29 +110,15 @@ def _queue_payment(
     service: Service, service_code: str, session_id: str, phone: str, state: menu.State
 ) -> None:
     assert state.account is not None and state.quote is not None
-    with reading(service.engine) as session:
-        meter = session.get(Meter, state.account.meter_id)
-        subscriber_id = meter.subscriber_id if meter else None
-    payment = Payment(
+    purchase = sales.Collection(
         reference=payment_reference(service_code, session_id),
-        channel="ussd",
-        provider=service.payment_provider_name,
-        status=PaymentStatus.QUEUED,
         msisdn=phone,
-        subscriber_id=subscriber_id,
         meter_id=state.account.meter_id,
-        account=state.account.meter,
         amount=state.quote.amount,
         currency=state.currency,
         language=state.lang,
-        next_attempt_at=service.clock(),
     )
-    try:
-        with transaction(service.engine) as session:
-            session.add(payment)
-    except IntegrityError:
-        pass  # the same final request was retried: the payment already exists
-    service.wake_payments()
+    sales.queue_collection(service, Actor.ussd(), purchase)
 
 
 def _queue_resend(service: Service, phone: str, state: menu.State) -> bool:
