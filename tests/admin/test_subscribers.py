@@ -234,3 +234,40 @@ def test_reprint_and_resend(web: AdminClient, world) -> None:
         assert s.scalar(select(func.count()).select_from(SmsOutbox)) == (sms_before or 0) + 1
         actions = set(s.scalars(select(AuditLog.action)).all())
     assert "token_reprinted" in actions
+
+
+def _meter_id(world, drn: str) -> int:  # type: ignore[no-untyped-def]
+    with reading(world.service.engine) as s:
+        return int(s.scalars(select(Meter.id).where(Meter.drn == drn)).one())
+
+
+def test_meter_edit_is_checked_and_audited(web: AdminClient, world) -> None:
+    meter_id = _meter_id(world, world.meter_drn)
+    web.login("admin")
+    assert 'name="latitude"' in web.get(f"/admin/meters/{meter_id}/edit").text
+    form = {"phases": "1", "tariff_name": "residential", "latitude": "0.5", "longitude": ""}
+    bad = web.post(f"/admin/meters/{meter_id}/edit", form)
+    assert bad.status_code == 422 and 'id="f-longitude-error"' in bad.text
+    ok = web.post(f"/admin/meters/{meter_id}/edit", {**form, "longitude": "29.47", "serial_number": "SN-77"})
+    assert ok.status_code == 303
+    page = web.get(ok.headers["location"]).text
+    assert "SN-77" in page and "0.500000, 29.470000" in page
+    with reading(world.service.engine) as s:
+        assert s.scalar(select(func.count()).where(AuditLog.action == "meter_edited")) == 1
+
+
+def test_meter_delete_is_soft_and_refused_while_a_payment_is_in_flight(web: AdminClient, world) -> None:
+    meter_id = _meter_id(world, world.meter_drn)
+    web.login("admin")
+    queue_payment(world.service.engine, "ref-meter-flight", world.meter_drn)
+    refused = web.post(f"/admin/meters/{meter_id}/delete", {"confirm": "1"})
+    assert "payment_in_flight" in refused.headers["location"]
+    with reading(world.service.engine) as s:
+        assert s.get(Meter, meter_id).deleted_at is None  # type: ignore[union-attr]
+    other = _meter_id(world, world.other_drn)
+    assert web.post(f"/admin/meters/{other}/delete", {"confirm": "1"}).status_code == 303
+    with reading(world.service.engine) as s:
+        assert s.get(Meter, other).deleted_at is not None  # type: ignore[union-attr]
+    cashier = AdminClient(type(web.client)(web.client.app), web.ids)
+    cashier.login("cashier")
+    assert 'id="edit-meter-' not in cashier.get(f"/admin/subscribers/{_sub_id(world)}").text

@@ -116,6 +116,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "E.g. /dev/ttyUSB0 or socket://10.0.0.5:7000",
         "K.m. /dev/ttyUSB0 au socket://10.0.0.5:7000",
     ),
+    "subscribers.m_edit": _t("Modifier le compteur", "Edit the meter", "Hariri mita"),
+    "subscribers.m_delete": _t("Supprimer le compteur", "Delete the meter", "Futa mita"),
+    "subscribers.m_keys_elsewhere": _t(
+        "Les paramètres de clé (SGC, TI, KRN…) ne changent que par les jetons de changement de clé.",
+        "Key parameters (SGC, TI, KRN…) change only through key-change tokens.",
+        "Vigezo vya ufunguo (SGC, TI, KRN…) hubadilika tu kwa tokeni za kubadilisha ufunguo.",
+    ),
+    "done.meter_edited": _t("Compteur modifié.", "Meter changed.", "Mita imebadilishwa."),
+    "done.meter_deleted": _t(
+        "Compteur supprimé ; son historique est gardé.",
+        "Meter deleted; its history is kept.",
+        "Mita imefutwa; historia yake imehifadhiwa.",
+    ),
     "done.subscriber_registered": _t("Abonné enregistré.", "Subscriber registered.", "Mteja amesajiliwa."),
     "done.subscriber_edited": _t(
         "Modifications enregistrées.", "Changes saved.", "Mabadiliko yamehifadhiwa."
