@@ -94,11 +94,17 @@ FIELD_MESSAGES = {
     "min_above_max": "is above the maximum purchase",
     "in_the_past": "must not be in the past",
     "tariff_exists": "a tariff already takes effect at that moment",
+    # accounts of the back office (api.usecases.accounts)
+    "invalid_email": "must be an email address",
+    "email_taken": "is already used by another account",
+    "password_too_short": "must have at least 10 characters",
+    "password_mismatch": "differs from the new password",
+    "wrong_password": "is not the current password",
 }
 
 
 # Keys that say "this value is fine but already taken": a conflict with stored rows (HTTP 409).
-CONFLICT_KEYS = frozenset({"customer_code_taken", "meter_exists", "tariff_exists"})
+CONFLICT_KEYS = frozenset({"customer_code_taken", "meter_exists", "tariff_exists", "email_taken"})
 
 
 class FieldErrors(InvalidInput):

@@ -15,7 +15,6 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -27,7 +26,7 @@ from api.keyring import Keyring
 from api.models import Administrator, ApiKey, Meter, Subscriber, Tariff, VendingKeyRecord
 from api.models.base import utcnow
 from api.queries import subscribers as subscriber_queries
-from api.usecases import subscribers, tariffs
+from api.usecases import accounts, subscribers, tariffs
 from api.usecases.meters import MeterInput
 from api.usecases.subscribers import SubscriberInput
 from api.usecases.tariffs import TariffInput
@@ -130,9 +129,6 @@ def register_meter(session: Session, spec: MeterSpec, *, actor: Actor) -> Meter:
     return subscribers.add_meter(session, actor, owner, MeterInput(**values))
 
 
-_hasher = PasswordHasher()
-
-
 def create_admin(
     session: Session,
     *,
@@ -144,26 +140,12 @@ def create_admin(
     post_name: str = "",
     position: str = "",
 ) -> Administrator:
-    if role not in ("superadmin", "admin"):
-        raise InvalidInput("role must be superadmin or admin")
-    if "@" not in email or len(email) > 254:
-        raise InvalidInput("a valid email is required")
-    if len(password) < 10:
-        raise InvalidInput("password must have at least 10 characters")
-    if session.scalars(select(Administrator).where(col(Administrator.email) == email.lower())).first():
-        raise Conflict(f"administrator {email} exists")
-    admin = Administrator(
-        role=role,
-        name=name,
-        post_name=post_name,
-        email=email.lower(),
-        position=position,
-        password_hash=_hasher.hash(password),
+    """An account of the back office; the rules (email, role, argon2id password) live in
+    api.usecases.accounts.create, which the Administrators page calls too. Raises FieldErrors."""
+    data = accounts.AccountInput(
+        email=email, name=name, role=role, password=password, post_name=post_name, position=position
     )
-    session.add(admin)
-    session.flush()
-    audit.record(session, actor, "admin_created", admin.email, after=admin)
-    return admin
+    return accounts.create(session, actor, data)
 
 
 def create_api_key(session: Session, *, actor: Actor, name: str, scopes: list[str]) -> str:

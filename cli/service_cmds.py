@@ -254,6 +254,32 @@ def create_superuser(
     print(f"super administrator {email} created")
 
 
+@admin_app.command("create")
+@service_guarded
+def create_account(
+    email: Annotated[str, typer.Option(help="Login email.")],
+    name: Annotated[str, typer.Option(help="Name.")],
+    role: Annotated[str, typer.Option(help="superadmin, admin or cashier.")] = "cashier",
+    post_name: Annotated[str, typer.Option(help="Post-name.")] = "",
+    position: Annotated[str, typer.Option(help="Position in the utility.")] = "",
+) -> None:
+    """Create a back-office account of any role (password from $NGUVU_ADMIN_PASSWORD or prompted)."""
+    password = os.environ.get("NGUVU_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    _, engine = _engine_and_upgrade()
+    with transaction(engine) as s:
+        create_admin(
+            s,
+            actor=Actor.cli(),
+            email=email,
+            password=password,
+            name=name,
+            role=role,
+            post_name=post_name,
+            position=position,
+        )
+    print(f"{role} {email} created")
+
+
 @subscriber_app.command("add")
 @service_guarded
 def subscriber_add(
