@@ -32,7 +32,7 @@ from api.queries import tokens as token_queries
 from api.registry import check_api_key
 from api.rest import schemas
 from api.service import Service
-from api.usecases import engineering, sales, subscribers
+from api.usecases import engineering, purchases, sales, subscribers
 from api.usecases.meters import MeterInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -148,7 +148,7 @@ async def issue_credit(request: Request) -> Response:
 
         def by_units() -> int:
             with transaction(service.engine) as session:
-                return sales.credit_units(service, session, actor, number, body.units)
+                return purchases.credit_units(service, session, actor, number, body.units)
 
         token_id = await _run(by_units)
         service.wake_push()

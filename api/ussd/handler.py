@@ -28,7 +28,7 @@ from api.queries.meters import find as find_meter
 from api.queries.tariffs import all_in_force, in_force
 from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
-from api.usecases import sales
+from api.usecases import purchases
 from api.ussd import menu
 from api.ussd.texts import text
 
@@ -110,7 +110,7 @@ def _queue_payment(
     service: Service, service_code: str, session_id: str, phone: str, state: menu.State
 ) -> None:
     assert state.account is not None and state.quote is not None
-    purchase = sales.Collection(
+    purchase = purchases.Collection(
         reference=payment_reference(service_code, session_id),
         msisdn=phone,
         meter_id=state.account.meter_id,
@@ -118,7 +118,7 @@ def _queue_payment(
         currency=state.currency,
         language=state.lang,
     )
-    sales.queue_collection(service, Actor.ussd(), purchase)
+    purchases.queue_collection(service, Actor.ussd(), purchase)
 
 
 def _queue_resend(service: Service, phone: str, state: menu.State) -> bool:
