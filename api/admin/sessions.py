@@ -116,7 +116,14 @@ def start(service: Service, admin_id: int, address: str) -> str:
     """A new session for the account (a new id at every login); returns the id for the cookie."""
     secret = secrets.token_urlsafe(32)
     now = service.clock()
+    idle = timedelta(minutes=service.settings.admin_idle_minutes)
     with transaction(service.engine) as s:
+        # Sessions never seen again (a closed browser) are dropped here, at the next login of anyone.
+        s.execute(
+            delete(AdminSession).where(
+                (col(AdminSession.expires_at) <= now) | (col(AdminSession.last_seen_at) <= now - idle)
+            )
+        )
         s.add(
             AdminSession(
                 id_hash=hash_id(secret),

@@ -268,3 +268,36 @@ def test_money_units_dates_and_tokens() -> None:
     zone = ZoneInfo("Africa/Lubumbashi")
     assert render.local_time(datetime(2026, 12, 3, 22, 30, tzinfo=UTC), zone) == "04/12/2026 00:30"
     assert render.local_date(datetime(2026, 12, 3, 22, 30, tzinfo=UTC), zone) == "04/12/2026"
+
+
+def test_sessions_left_behind_are_purged_at_the_next_login(web: AdminClient, world) -> None:
+    web.login("admin")
+    world.clock.now += timedelta(hours=1)  # that browser was closed: the session is idle
+    other = AdminClient(type(web.client)(web.client.app), web.ids)
+    other.login("cashier")
+    with reading(world.service.engine) as s:
+        assert s.scalar(select(func.count()).select_from(AdminSession)) == 1
+
+
+def test_audit_log_filters(web: AdminClient, world) -> None:
+    web.login("superadmin")
+    web.post(f"/admin/accounts/{web.ids['cashier']}/role", {"role": "admin"})
+    page = web.get("/admin/audit?action=account_role").text
+    assert (
+        'id="audit-entries"' in page
+        and "cashier" in page
+        and "login" not in page.split('id="audit-entries"')[1]
+    )
+    assert "account_role" not in web.get("/admin/audit?action=login").text.split('id="audit-entries"')[1]
+    assert 'id="audit-entries"' in web.get("/admin/audit?actor=kahindo").text
+    assert 'id="audit-entries"' not in web.get("/admin/audit?actor=nobody-at-all").text
+    # Audit entries carry the real time (the test clock drives sessions only): today has them, a past day not.
+    today = datetime.now(ZoneInfo("Africa/Lubumbashi")).date().isoformat()
+    assert 'id="audit-entries"' in web.get(f"/admin/audit?since={today}&until={today}").text
+    assert 'id="audit-entries"' not in web.get("/admin/audit?since=2026-11-01&until=2026-11-02").text
+    bad = web.get("/admin/audit?since=28/11/2026")
+    assert bad.status_code == 200 and 'id="f-since-error"' in bad.text
+    assert web.get("/admin/audit", follow_redirects=False).status_code == 200
+    cashier = AdminClient(type(web.client)(web.client.app), web.ids)
+    cashier.login("admin")
+    assert cashier.get("/admin/audit").status_code == 200
