@@ -11,8 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -25,6 +24,7 @@ from api.db import make_engine, transaction
 from api.errors import FieldErrors, InvalidInput, ServiceError
 from api.keyring import Keyring
 from api.metrics import MULTIPROC_ENV
+from api.models.base import utcnow
 from api.registry import (
     SCOPES,
     MeterSpec,
@@ -33,9 +33,10 @@ from api.registry import (
     create_admin,
     create_api_key,
     register_meter,
-    set_tariff,
 )
 from api.settings import Settings, SettingsError
+from api.usecases import tariffs
+from api.usecases.tariffs import TariffInput
 from cli.apps import app, meter_app
 
 P = ParamSpec("P")
@@ -195,13 +196,6 @@ def vending_key_add(
     print(f"vending key {label} stored (encrypted)")
 
 
-def _decimal(text: str, what: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{what} must be a number, got {text!r}") from None
-
-
 @tariff_app.command("set")
 @service_guarded
 def tariff_set(
@@ -212,22 +206,30 @@ def tariff_set(
     maximum: Annotated[str, typer.Option("--max", help="Maximum purchase (VAT included).")] = "1000000",
     fee: Annotated[str, typer.Option(help="Channel fee rate deducted first (fraction).")] = "0",
     name: Annotated[str, typer.Option(help="Tariff name (meters refer to it).")] = "residential",
+    effective_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Schedule it: YYYY-MM-DD[THH:MM] in NGUVU_TIMEZONE (default: now)."),
+    ] = None,
 ) -> None:
-    """Create or update the tariff `name` in one currency."""
-    _, engine = _engine_and_upgrade()
+    """New terms for the tariff `name` in one currency: in force now, or from a later moment."""
+    settings, engine = _engine_and_upgrade()
+    spec = TariffInput(currency.upper(), price, vat, minimum, maximum, fee, name)
+    now = utcnow()
     with transaction(engine) as s:
-        set_tariff(
-            s,
-            actor=Actor.cli(),
-            name=name,
-            currency=currency.upper(),
-            price_per_kwh=_decimal(price, "price"),
-            vat_rate=_decimal(vat, "vat"),
-            min_amount=_decimal(minimum, "min"),
-            max_amount=_decimal(maximum, "max"),
-            fee_rate=_decimal(fee, "fee"),
-        )
-    print(f"tariff {name} {currency.upper()}: {price}/kWh, VAT {vat}, purchases {minimum}-{maximum}")
+        if effective_from is None:
+            tariffs.create(s, Actor.cli(), spec, now)
+        else:
+            tariffs.schedule(s, Actor.cli(), spec, _local_time(effective_from, settings), now)
+    when = f"from {effective_from}" if effective_from else "in force now"
+    print(f"tariff {name} {currency.upper()}: {price}/kWh, VAT {vat}, purchases {minimum}-{maximum}, {when}")
+
+
+def _local_time(text: str, settings: Settings) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--from must be YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=settings.zone)
 
 
 @admin_app.command("create-superuser")
