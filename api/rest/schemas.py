@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Money = Decimal
+
+
+def _ascii_number(value: object) -> object:
+    """Numbers as text must be ASCII: Decimal() would read other scripts' digits ("٥000")."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("numbers must be written with ASCII digits")
+    return value
+
+
+AsciiDecimal = Annotated[Decimal, BeforeValidator(_ascii_number)]
 
 
 class Strict(BaseModel):
@@ -18,8 +28,8 @@ class Strict(BaseModel):
 class CreditIn(Strict):
     """Either `units` (kWh) or `amount` + `currency` (units computed from the meter's tariff)."""
 
-    units: Decimal | None = Field(default=None, gt=0, le=Decimal("1000000"), decimal_places=1)
-    amount: Decimal | None = Field(default=None, gt=0, lt=Decimal("1e12"), decimal_places=2)
+    units: AsciiDecimal | None = Field(default=None, gt=0, le=Decimal("1000000"), decimal_places=1)
+    amount: AsciiDecimal | None = Field(default=None, gt=0, lt=Decimal("1e12"), decimal_places=2)
     currency: Literal["CDF", "USD"] | None = None
     reference: str | None = Field(default=None, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")
 

@@ -172,3 +172,42 @@ def test_openapi_health_and_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert "nguvu_sms_outbox_depth" in metrics and "nguvu_vend_seconds" in metrics
     assert client.get("/nope").json()["error"]["code"] == "not_found"
+
+
+def test_lists_are_paged_with_cursors(client: TestClient, world: World, api_key: str) -> None:
+    for _ in range(3):
+        post(client, api_key, f"/meters/{world.meter_drn}/tokens/credit", {"units": "1"})
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        doc = client.get("/api/v1/tokens", params=params, headers=auth(api_key)).json()
+        seen += [t["id"] for t in doc["items"]]
+        cursor = doc["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 and seen == sorted(seen, reverse=True)
+    bad = client.get("/api/v1/tokens", params={"cursor": "junk"}, headers=auth(api_key))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": "NaN", "currency": "CDF"}',
+        b'{"amount": "Infinity", "currency": "CDF"}',
+        b'{"units": "1e400"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"amount": "\xd9\xa5000", "currency": "CDF"}',
+    ],
+)
+def test_hostile_credit_bodies_are_refused(
+    client: TestClient, world: World, api_key: str, raw: bytes
+) -> None:
+    r = client.post(
+        f"/api/v1/meters/{world.meter_drn}/tokens/credit",
+        content=raw,
+        headers={**auth(api_key), "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    with reading(world.service.engine) as s:
+        assert s.scalars(select(Token)).all() == [] and s.scalars(select(Payment)).all() == []
