@@ -144,7 +144,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "sw": "Malipo au tokeni za kipindi (tarehe za hapa, zote pamoja), kama CSV (koma, UTF-8). Hakuna "
         "ufunguo ndani yake.",
     },
-    "exports.kind": {"fr": "Contenu", "en": "Content", "sw": "Maudhui"},
     "exports.payments": {"fr": "Paiements", "en": "Payments", "sw": "Malipo"},
     "exports.tokens": {"fr": "Jetons", "en": "Tokens", "sw": "Tokeni"},
     "exports.download": {"fr": "Télécharger", "en": "Download", "sw": "Pakua"},
