@@ -21,6 +21,7 @@ from api.models import Meter, VendingKeyRecord
 from api.models.base import utcnow
 from api.queries import meters as meter_queries
 from api.queries import subscribers as subscriber_queries
+from api.queries import tariffs as tariff_queries
 from api.usecases.fields import Fields
 from tokencore import Dkga, TokenError, meter_from_number
 
@@ -70,7 +71,7 @@ class MeterEdit:
     clear_position: bool = False  # set latitude/longitude/altitude to empty
 
 
-def _place(f: Fields, spec: MeterInput | MeterEdit, meter: Meter) -> None:
+def _place(session: Session, f: Fields, spec: MeterInput | MeterEdit, meter: Meter) -> None:
     """The non-key fields of `spec` checked and set on `meter` (a None of a MeterEdit: unchanged)."""
     edit = isinstance(spec, MeterEdit)
     if not edit or spec.serial_number is not None:
@@ -89,6 +90,8 @@ def _place(f: Fields, spec: MeterInput | MeterEdit, meter: Meter) -> None:
             f.fail("connection_date", "out_of_range")
     if not edit or spec.tariff_name is not None:
         meter.tariff_name = f.text("tariff_name", spec.tariff_name, max_len=40, required=True)
+        if meter.tariff_name and meter.tariff_name not in tariff_queries.names(session):
+            f.fail("tariff_name", "unknown_tariff")
     if not edit or spec.connected is not None:
         meter.connected = f.flag("connected", spec.connected)
     if not edit or spec.serial_url is not None:
@@ -101,7 +104,7 @@ def check_new(session: Session, f: Fields, spec: MeterInput, *, taken: set[str])
     """A new, unsaved Meter from `spec`, its errors added to `f` (None when the number is unusable).
     `taken`: PANs earlier in the same form (a number twice is an error). Writes nothing."""
     meter = Meter(pan="", drn="", sgc=0, ti=0, krn=0, kt=0, vending_key_id=0)
-    _place(f, spec, meter)
+    _place(session, f, spec, meter)
     meter.sgc = f.integer("sgc", spec.sgc, 0, 999_999)
     meter.ti = f.integer("ti", spec.ti, 0, 99)
     meter.krn = f.integer("krn", spec.krn, 1, 9)
@@ -158,7 +161,7 @@ def edit(session: Session, actor: Actor, meter_id: int, changes: MeterEdit) -> M
     before = snapshot_fields(meter)
     work = Meter(**before)  # type: ignore[arg-type]
     f = Fields()
-    _place(f, changes, work)
+    _place(session, f, changes, work)
     f.done()
     for name in ("serial_number", "phases", "latitude", "longitude", "altitude", "connection_date"):
         setattr(meter, name, getattr(work, name))

@@ -122,6 +122,7 @@ def test_register_a_subscriber_with_two_meters(world: World) -> None:
         ({}, {"longitude": ""}, {"meters.0.longitude": "required"}),
         ({}, {"connection_date": "2026-02-30"}, {"meters.0.connection_date": "invalid_date"}),
         ({}, {"connected": "on"}, {"meters.0.serial_url": "serial_url_required"}),
+        ({}, {"tariff_name": "industrial"}, {"meters.0.tariff_name": "unknown_tariff"}),
         (
             {"name": "", "phone": "x"},
             {"sgc": ""},
