@@ -68,7 +68,7 @@ def _local_day(text: str) -> date:
 
 def parse_filters(params: QueryParams, service: Service) -> Query:
     """The list's filters from the query string; each bad one becomes a field error (and no rows)."""
-    values = {name: (params.get(name) or "").strip()[:40] for name in FILTERS}
+    values = {name: (params.get(name) or "").strip()[:200] for name in FILTERS}
     errors: dict[str, str] = {}
     if values["status"] and values["status"] not in {s.value for s in PaymentStatus}:
         errors["status"] = "invalid_choice"
@@ -76,7 +76,9 @@ def parse_filters(params: QueryParams, service: Service) -> Query:
         errors["currency"] = "invalid_choice"
     if values["provider"] and not PROVIDER.fullmatch(values["provider"]):
         errors["provider"] = "invalid"
-    if values["phone"] and not any(c.isdigit() for c in values["phone"]):
+    if len(values["phone"]) > payment_queries.MAX_FILTER:
+        errors["phone"] = "too_long"
+    elif values["phone"] and not any(c.isdigit() for c in values["phone"]):
         errors["phone"] = "invalid_phone"
     zone = service.settings.zone
     since = until = None

@@ -33,7 +33,7 @@ LAYOUTS = ("a4", "thermal")
 
 
 def _values(source: Any) -> dict[str, str]:
-    return {name: str(source.get(name) or "").strip()[:40] for name in FIELDS}
+    return {name: str(source.get(name) or "").strip()[:200] for name in FIELDS}
 
 
 def _form(
