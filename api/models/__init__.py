@@ -1,6 +1,8 @@
 """The service's tables (SQLModel). One module per concept; this module re-exports them all so that
 `SQLModel.metadata` is complete for Alembic and for tests."""
 
+# The search and dashboard indexes (migration 0007) attach themselves to the tables when imported.
+from api.models import indexes as _indexes  # noqa: F401
 from api.models.accounts import AdminSession, LoginThrottle
 from api.models.audit import ApiKey, AuditLog
 from api.models.meters import Meter, Tariff, VendingKeyRecord
