@@ -17,12 +17,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TRGM_OPS = "public.gin_trgm_ops"
-TRIGRAM = (
+TRIGRAM: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_subscribers_search_trgm", "subscribers", ("name", "post_name", "customer_code", "phone")),
     ("ix_meters_number_trgm", "meters", ("drn", "pan")),
     ("ix_payments_msisdn_trgm", "payments", ("msisdn",)),
 )
-BTREE = (
+BTREE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_subscribers_name_sort", "subscribers", ("name", "post_name", "id")),
     ("ix_tokens_created_at", "tokens", ("created_at",)),
     ("ix_payments_status_created", "payments", ("status", "created_at")),
