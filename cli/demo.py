@@ -134,11 +134,11 @@ def served_meter(meter: Meter) -> Iterator[ServedMeter]:
 
 
 @contextlib.contextmanager
-def running_service(service: Service, settings: Settings) -> Iterator[str]:
+def running_service(service: Service, settings: Settings, port: int = 0) -> Iterator[str]:
     config = uvicorn.Config(
         create_app(settings, service=service),
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         access_log=False,
         ws="none",
@@ -319,7 +319,15 @@ def _await_sms(inbox: queue.Queue[str], to: str) -> str:
     raise DemoError(f"no token SMS reached {to}")
 
 
-def run_demo(data_dir: Path, interactive: bool) -> None:
+def run_demo(
+    data_dir: Path,
+    interactive: bool,
+    *,
+    port: int = 0,
+    then: Callable[[Service, str, Path], None] | None = None,
+) -> None:
+    """The whole purchase; then, if given, `then(service, base_url, data_dir)` while the service, the
+    connected meter and the demo's data are still up (`nguvu demo --serve` keeps serving there)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     kek_file, vk_file = data_dir / "demo-kek.hex", data_dir / "demo-vending-key.hex"
     if not kek_file.exists():
@@ -339,7 +347,7 @@ def run_demo(data_dir: Path, interactive: bool) -> None:
     connected = _emulated_meter(data_dir, CONNECTED_DRN, vending_key)
     keypad = _emulated_meter(data_dir, KEYPAD_DRN, vending_key)
     say(f"Nguvu demo: data in {data_dir} (SQLite, sandbox wallet, console SMS)")
-    with served_meter(connected) as served, running_service(service, settings) as base_url:
+    with served_meter(connected) as served, running_service(service, settings, port) as base_url:
         from api import migrate
 
         migrate.upgrade(service.engine)
@@ -382,7 +390,9 @@ def run_demo(data_dir: Path, interactive: bool) -> None:
         again = _await_sms(inbox, PHONE)
         if _token_in(again) != _token_in(first):
             raise DemoError("the resend SMS does not carry the last token")
-    say("\nDone: both meters accepted their tokens; the last token came again by SMS.")
+        say("\nDone: both meters accepted their tokens; the last token came again by SMS.")
+        if then is not None:
+            then(service, base_url, data_dir)
 
 
 def _token_in(sms: str) -> str | None:
@@ -432,12 +442,24 @@ def demo(
     data_dir: Annotated[
         Path | None, typer.Option(help="Keep the demo's data here (default: a temporary directory).")
     ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            help="Then keep the service running: the back office shows the purchase (Ctrl-C stops)."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="With --serve: the loopback port to serve on.")] = 8000,
 ) -> None:
     """Watch a whole purchase: USSD menu, mobile-money approval, token SMS, meters recharged."""
+    from cli.demo_serve import keep_serving
+
     temp = data_dir is None
     directory = Path(tempfile.mkdtemp(prefix="nguvu-demo-")) if data_dir is None else data_dir
     try:
-        run_demo(directory, interactive)
+        if serve:
+            run_demo(directory, interactive, port=port, then=keep_serving)
+        else:
+            run_demo(directory, interactive)
     except DemoError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
