@@ -451,12 +451,12 @@ def demo(
     port: Annotated[int, typer.Option(help="With --serve: the loopback port to serve on.")] = 8000,
 ) -> None:
     """Watch a whole purchase: USSD menu, mobile-money approval, token SMS, meters recharged."""
-    from cli.demo_serve import keep_serving
-
     temp = data_dir is None
     directory = Path(tempfile.mkdtemp(prefix="nguvu-demo-")) if data_dir is None else data_dir
     try:
         if serve:
+            from cli.demo_serve import keep_serving
+
             run_demo(directory, interactive, port=port, then=keep_serving)
         else:
             run_demo(directory, interactive)
