@@ -25,8 +25,10 @@ from cli.errors import UsageError, guarded
 from cli.meter_options import VENDING_KEY_ENV, load_vending_key, parse_time
 from tokencore import VendingKey
 
-INPUT_COLUMNS = ("pan|drn", "sgc", "ti", "krn", "units", "[kt]", "[ken]", "[base_date]", "[dkga]", "[ea]",
-                 "[service]", "[at]", "[rnd]", "[last_tid]")  # fmt: skip
+INPUT_COLUMNS = ("pan|drn", "sgc", "ti", "krn", "units")
+OPTIONAL_COLUMNS = ("kt", "ken", "base_date", "dkga", "ea", "service", "at", "rnd", "last_tid")
+# Said in words, not as "[kt]": Typer's help reads square brackets as markup and printed ", , , ,".
+COLUMNS_TEXT = f"{', '.join(INPUT_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}"
 OUTPUT_COLUMNS = ("line", "pan", "service", "units", "tid", "token", "error")
 READ_SIZE = 1 << 20  # characters read at a time
 
@@ -55,7 +57,7 @@ def _read(handle: IO[str], path: Path) -> str:
 @token_app.command("batch")
 @guarded
 def batch(
-    input_csv: Annotated[Path, typer.Argument(help="CSV with a header: " + ", ".join(INPUT_COLUMNS))],
+    input_csv: Annotated[Path, typer.Argument(help=f"CSV with a header: {COLUMNS_TEXT}")],
     output_csv: Annotated[Path, typer.Argument(help="CSV written with: " + ", ".join(OUTPUT_COLUMNS))],
     vending_key_file: Annotated[Path | None, typer.Option(help="File holding the vending key (hex).")] = None,
     vending_key: Annotated[str | None, typer.Option(help="Vending key in hex.")] = None,
@@ -107,12 +109,10 @@ def _issue(
 def _columns(path: Path, header: str) -> dict[str, int]:
     """The header's column positions by name (lower case)."""
     if not header.strip():
-        raise UsageError(f"{path} is empty: expected a header row ({', '.join(INPUT_COLUMNS)})")
+        raise UsageError(f"{path} is empty: expected a header row ({COLUMNS_TEXT})")
     columns = {name.strip().lower(): i for i, name in enumerate(split_fields(header))}
     if not ({"pan", "drn"} & columns.keys()) or "units" not in columns:
-        raise UsageError(
-            f"{path}: the header needs pan (or drn) and units; columns: {', '.join(INPUT_COLUMNS)}"
-        )
+        raise UsageError(f"{path}: the header needs pan (or drn) and units; columns: {COLUMNS_TEXT}")
     return columns
 
 

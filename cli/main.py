@@ -1,12 +1,6 @@
-"""Entry point of the `nguvu` console command: imports every command module, then runs the app."""
+"""Entry point of the `nguvu` console command. The command groups import the module of a command only
+when it runs (see cli/apps.py), so `nguvu token ...` starts without loading the vending service."""
 
-from cli import (
-    batch,  # noqa: F401
-    demo,  # noqa: F401
-    meter_cmds,  # noqa: F401
-    service_cmds,  # noqa: F401
-    token_cmds,  # noqa: F401  (registers `nguvu token ...` and `nguvu meter pan`)
-)
 from cli.apps import app
 
 
