@@ -7,8 +7,19 @@ import re
 from decimal import Decimal
 
 import pytest
-from browserkit import KRN, METER_DRN, SGC, SUPER_EMAIL, SUPER_PASSWORD, TI, VENDING_KEY, Served, shoot
-from playwright.sync_api import Page, expect
+from browserkit import (
+    DESKTOP,
+    KRN,
+    METER_DRN,
+    SGC,
+    SUPER_EMAIL,
+    SUPER_PASSWORD,
+    TI,
+    VENDING_KEY,
+    Served,
+    shoot,
+)
+from playwright.sync_api import Browser, Page, expect
 
 from tokencore import KeyParams, MeterPan, MeterProfile, VendingKey, decode_token, derive_decoder_key
 from tokencore.identity import pan_from_drn
@@ -63,10 +74,12 @@ def test_every_page_renders_on_a_phone_and_a_desktop(page: Page, served: Served)
         shoot(page, name)
 
 
-def _fill_subscriber(page: Page, phone: str, drn: str) -> None:
+def _fill_subscriber(
+    page: Page, phone: str, drn: str, name: str = "Kavira", post_name: str = "Mbusa"
+) -> None:
     values = {
-        "#f-name": "Kavira",
-        "#f-post_name": "Mbusa",
+        "#f-name": name,
+        "#f-post_name": post_name,
         "#f-phone": phone,
         "#f-quarter": "Ngongolio",
         "#f-cell": "Rwangoma",
@@ -168,3 +181,120 @@ def test_logout_ends_the_session(page: Page, served: Served) -> None:
     expect(page).to_have_url(re.compile(r"/admin/login"))
     page.goto(served.admin("/"))
     expect(page).to_have_url(re.compile(r"/admin/login"))
+
+
+def _sell(page: Page, served: Served, drn: str, amount: str) -> str:
+    """A cash sale at the counter for meter `drn`; the token shown on the receipt."""
+    page.goto(served.admin("/sales"))
+    page.fill("#f-meter", drn)
+    page.fill("#f-amount", amount)
+    page.select_option("#f-currency", "CDF")
+    page.click("#sale-preview")
+    page.click("#sale-confirm")
+    expect(page.locator("#r-token")).to_be_visible()
+    return page.inner_text("#r-token")
+
+
+def test_edit_then_delete_keeps_the_history(page: Page, served: Served) -> None:
+    login(page, served)
+    page.goto(served.admin("/subscribers/new"))
+    _fill_subscriber(page, "+243823456781", "01234567913", name="Muhindo", post_name="Kambale")
+    page.click("#subscriber-submit")
+    expect(page).to_have_url(re.compile(r"/admin/subscribers/\d+"))
+    detail = page.url.split("?")[0]
+    token = _sell(page, served, "01234567913", "2000")
+
+    page.goto(detail)
+    page.click("#edit-subscriber")
+    expect(page.locator("#f-post_name")).to_have_value("Kambale")
+    shoot(page, "subscriber-edit")
+    page.fill("#f-post_name", "Syauswa")
+    page.fill("#f-quarter", "Paida")
+    page.click("#edit-submit")
+    expect(page.locator("#subscriber-name")).to_contain_text("Muhindo Syauswa")
+    expect(page.locator("main")).to_contain_text("Paida")
+
+    page.check("#f-confirm")
+    page.click("#delete-subscriber")
+    expect(page.locator("#deleted-notice")).to_be_visible()
+    # The history stays: the payment and its token are still on the (deleted) subscriber's page.
+    expect(page.locator("#tokens")).to_contain_text(token)
+    expect(page.locator("#payments tbody tr")).to_have_count(1)
+    expect(page.locator("#edit-subscriber")).to_have_count(0)
+    shoot(page, "subscriber-deleted")
+    page.goto(served.admin("/audit"))
+    expect(page.locator("main")).to_contain_text("Syauswa")  # the edit's before → after
+    shoot(page, "audit-after-edit")
+
+
+def _create_account(page: Page, served: Served, email: str, role: str, password: str) -> None:
+    page.goto(served.admin("/accounts"))
+    page.fill("#f-email", email)
+    page.select_option("#f-role", role)
+    page.fill("#f-name", "Neema")
+    page.fill("#f-post_name", "Kasoki")
+    page.fill("#f-password", password)
+    page.click("#account-submit")
+    expect(page).to_have_url(re.compile(r"/admin/accounts\?done=account_created"))
+    expect(page.locator("#accounts")).to_contain_text(email)
+
+
+def test_the_super_admin_creates_a_cashier_who_cannot_open_administrators_or_engineering(
+    page: Page, browser: Browser, served: Served
+) -> None:
+    login(page, served)
+    _create_account(page, served, "caissier@enk.example", "cashier", "Caisse-Beni-2026")
+    cashier_context = browser.new_context(viewport=DESKTOP, locale="fr-FR", timezone_id="Africa/Lubumbashi")
+    try:
+        cashier = cashier_context.new_page()
+        login(cashier, served, "caissier@enk.example", "Caisse-Beni-2026")
+        expect(cashier.locator("#menu-sales")).to_be_visible()
+        expect(cashier.locator("#menu-accounts")).to_have_count(0)
+        expect(cashier.locator("#menu-engineering")).to_have_count(0)
+        for path in ("/accounts", "/engineering"):
+            answer = cashier.goto(served.admin(path))
+            assert answer is not None and answer.status == 403, path
+            expect(cashier.locator("main")).to_contain_text("Votre rôle ne permet pas")
+        shoot(cashier, "cashier-refused")
+        answer = cashier.goto(served.admin("/sales"))
+        assert answer is not None and answer.status == 200
+    finally:
+        cashier_context.close()
+
+
+def test_repeated_wrong_passwords_lock_logging_in_until_the_super_admin_unlocks(
+    page: Page, browser: Browser, served: Served
+) -> None:
+    login(page, served)  # the super administrator's session, opened before the lock
+    _create_account(page, served, "agent@enk.example", "admin", "Agent-Beni-2026")
+    other_context = browser.new_context(viewport=DESKTOP, locale="fr-FR", timezone_id="Africa/Lubumbashi")
+    try:
+        agent = other_context.new_page()
+        agent.goto(served.admin("/login"))
+        for _ in range(5):  # the fifth failure in a row locks (the account, or this address first)
+            agent.fill("#f-email", "agent@enk.example")
+            agent.fill("#f-password", "wrong password")
+            agent.click("#login-submit")
+            expect(agent.locator("#login-error")).to_be_visible()
+            if "bloquée" in agent.inner_text("#login-error"):
+                break
+        expect(agent.locator("#login-error")).to_contain_text("bloquée")
+        agent.fill("#f-email", "agent@enk.example")
+        agent.fill("#f-password", "Agent-Beni-2026")
+        agent.click("#login-submit")  # the right password, refused while locked
+        expect(agent.locator("#login-error")).to_contain_text("bloquée")
+        shoot(agent, "login-locked")
+
+        page.goto(served.admin("/accounts"))
+        unlock = page.locator("form[action='/admin/accounts/unlock'] button")
+        assert unlock.count() >= 1  # the super administrator sees the lock
+        shoot(page, "accounts-locked")
+        while unlock.count():
+            with page.expect_navigation():
+                unlock.first.click()
+            expect(page).to_have_url(re.compile(r"done=unlocked"))
+
+        login(agent, served, "agent@enk.example", "Agent-Beni-2026")
+        expect(agent.locator("#menu-engineering")).to_be_visible()
+    finally:
+        other_context.close()
