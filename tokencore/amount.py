@@ -98,6 +98,28 @@ def tenths_to_units(tenths: int) -> Decimal:
     return Decimal(tenths).scaleb(-1)
 
 
+def credit_amount(units: Decimal | int | str) -> tuple[int, Decimal]:
+    """(amount field, units it credits) for a credit of `units`: `encode_amount(units_to_tenths(units))`
+    and what that field decodes to, rounded up as those round. Raises as `units_to_tenths` does.
+
+    Memoised (the last 4,096 amounts, keyed by value and type, so 1.0 never hits the entry of 1): a vending
+    run asks for the same few hundred amounts over and over, and the Decimal arithmetic is a tenth of a
+    token's cost.
+    """
+    try:
+        return _credit_amount(units)
+    except TypeError:
+        # Unhashable input (a signalling NaN, a list): the plain path gives the documented error.
+        field = encode_amount(units_to_tenths(units))
+        return field, tenths_to_units(decode_amount(field))
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _credit_amount(units: Decimal | int | str) -> tuple[int, Decimal]:
+    field = encode_amount(units_to_tenths(units))
+    return field, tenths_to_units(decode_amount(field))
+
+
 # Currency credit (Class 0 subclasses 4-7, Ed3, experimental: sts-notes §1.7.3): a 5-bit exponent, the
 # value in 1/100000 of the currency unit. Only exponents 0-3 are confirmed by a vector.
 CURRENCY_MAX_EXPONENT = 31

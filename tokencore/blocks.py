@@ -6,11 +6,12 @@ Nothing here encrypts: see tokencore.ciphers and tokencore.codec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
-from tokencore.crc import crc_matches, token_crc
+from tokencore.crc import token_crc
 from tokencore.errors import FieldRangeError
+from tokencore.records import builder
 
 CLASS_CREDIT = 0
 CLASS_TEST = 1
@@ -34,6 +35,10 @@ class Kind(Enum):
     KCT_3 = "key_change_3"  # 2/8
     KCT_4 = "key_change_4"  # 2/9
     UNDEFINED = "undefined"  # reserved or proprietary combinations
+
+    # Members are singletons compared by identity, so the identity hash is right, and it is computed in
+    # C: Enum's own __hash__ runs Python code, and these members are looked up in tables per token.
+    __hash__ = object.__hash__
 
 
 _MANAGEMENT_KINDS = {
@@ -223,27 +228,32 @@ class Fields:
     key_section: KeySection | None = None
 
 
+_fields = builder(Fields)  # Fields(...) without the frozen __init__: parsing runs once per token decoded
+
+
 def parse_block(token_class: int, block: int) -> Fields:
     """Split a plaintext block into its fields and check its CRC (CRC_C for currency credit)."""
     sub = block >> 60
     kind = kind_of(token_class, sub)
-    base = Fields(
-        token_class, sub, kind, block & 0xFFFF, crc_matches(token_class, block, uses_crc_c(token_class, sub))
-    )
+    crc = block & 0xFFFF
+    crc_ok = token_crc(token_class, block, token_class == CLASS_CREDIT and 4 <= sub <= 7) == crc
     rnd, tid, low16 = (block >> 56) & 15, (block >> 32) & 0xFFFFFF, (block >> 16) & 0xFFFF
-    if kind is Kind.CREDIT:
-        return replace(base, rnd=rnd, tid=tid, amount_field=low16)
+    if kind is Kind.CREDIT or kind is Kind.MPL or kind is Kind.MPPUL:
+        return _fields(token_class, sub, kind, crc, crc_ok, rnd=rnd, tid=tid, amount_field=low16)
     if kind is Kind.CURRENCY_CREDIT:
         exponent = ((rnd & 7) << 2) | (low16 >> 14)
-        return replace(base, tid=tid, negative=bool(rnd >> 3), exponent=exponent, mantissa=low16 & 0x3FFF)
+        return _fields(
+            token_class, sub, kind, crc, crc_ok, tid=tid, negative=bool(rnd >> 3), exponent=exponent,
+            mantissa=low16 & 0x3FFF,
+        )  # fmt: skip
     if kind is Kind.TEST:
         if sub == 0:
-            return replace(base, control=(block >> 24) & ((1 << 36) - 1), mfr_code=(block >> 16) & 0xFF)
-        return replace(base, control=(block >> 32) & ((1 << 28) - 1), mfr_code=low16)
-    if kind in (Kind.MPL, Kind.MPPUL):
-        return replace(base, rnd=rnd, tid=tid, amount_field=low16)
+            control, mfr_code = (block >> 24) & ((1 << 36) - 1), (block >> 16) & 0xFF
+        else:
+            control, mfr_code = (block >> 32) & ((1 << 28) - 1), low16
+        return _fields(token_class, sub, kind, crc, crc_ok, control=control, mfr_code=mfr_code)
     if kind in (Kind.CLEAR_CREDIT, Kind.TARIFF_RATE, Kind.CLEAR_TAMPER, Kind.WATER_FACTOR):
-        return replace(base, rnd=rnd, tid=tid, payload=low16)
+        return _fields(token_class, sub, kind, crc, crc_ok, rnd=rnd, tid=tid, payload=low16)
     if kind in KCT_KINDS:
-        return replace(base, key_section=parse_kct(block))
-    return base
+        return _fields(token_class, sub, kind, crc, crc_ok, key_section=parse_kct(block))
+    return _fields(token_class, sub, kind, crc, crc_ok)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 
 def _byte_table() -> tuple[int, ...]:
     table = []
@@ -16,18 +14,6 @@ def _byte_table() -> tuple[int, ...]:
 
 
 _TABLE = _byte_table()
-
-
-@lru_cache(maxsize=1)
-def _pair_table() -> tuple[int, ...]:
-    """CRC register after two bytes, indexed by (register XOR (first | second << 8)): two steps in one."""
-    table = _TABLE
-    out = []
-    for index in range(65536):
-        crc = (index >> 8) ^ table[index & 0xFF]  # first byte already folded into the index's low byte
-        crc = (crc >> 8) ^ table[crc & 0xFF]  # second byte folded into the index's high byte
-        out.append(crc)
-    return tuple(out)
 
 
 def crc16_modbus(data: bytes) -> int:
@@ -43,23 +29,44 @@ def _swap(crc: int) -> int:
     return ((crc & 0xFF) << 8) | (crc >> 8)
 
 
+def _position_tables() -> tuple[tuple[int, ...], ...]:
+    """Per input byte (class, then block bits 63..16, 8 bits each), its share of the token CRC.
+
+    For inputs of one length the CRC is affine: crc(a ^ b) = crc(a) ^ crc(b) ^ crc(0). So the CRC of the
+    seven bytes is crc(0) XOR one entry per byte, each entry the CRC of that byte alone in its place
+    (minus crc(0)); the byte swap of the field is linear too and is folded in. crc(0) goes into the
+    class byte's table. Built from 8 basis values per position: table[v] is the XOR of the basis values
+    of v's set bits.
+    """
+    zero = crc16_modbus(bytes(7))
+    tables = []
+    for position in range(7):
+        table = [_swap(zero) if position == 0 else 0]
+        for bit in range(8):
+            message = bytearray(7)
+            message[position] = 1 << bit
+            share = _swap(crc16_modbus(bytes(message)) ^ zero)
+            table += [t ^ share for t in table]
+        tables.append(tuple(table))
+    return tuple(tables)
+
+
+_CLASS, _B63, _B55, _B47, _B39, _B31, _B23 = _position_tables()
+
+
 def token_crc(token_class: int, block: int, currency: bool = False) -> int:
     """The 16-bit CRC field for a 64-bit block of the given class (bits 15..0 of `block` are ignored).
 
     `currency` selects CRC_C (Class 0 subclasses 4-7, experimental): one byte 0x01 appended to the input.
+    Raises OverflowError when the block does not fit 64 bits.
     """
-    value = (token_class << 48) | (block >> 16)
-    # Seven bytes, most significant first: the first alone, then three pairs through the two-byte table
-    # (this runs once per token issued or decoded).
-    table, pairs = _TABLE, _pair_table()
-    crc = (0xFFFF >> 8) ^ table[(0xFFFF ^ (value >> 48)) & 0xFF]
-    for shift in (32, 16, 0):
-        # Feeding bytes hi, lo: the register's low byte meets hi, its high byte meets lo.
-        pair = (value >> shift) & 0xFFFF
-        crc = pairs[(crc ^ (pair >> 8) ^ ((pair & 0xFF) << 8)) & 0xFFFF]
+    # This runs once per token issued or decoded: six byte lookups instead of seven CRC steps.
+    b63, b55, b47, b39, b31, b23, _, _ = block.to_bytes(8, "big")
+    crc = _CLASS[token_class] ^ _B63[b63] ^ _B55[b55] ^ _B47[b47] ^ _B39[b39] ^ _B31[b31] ^ _B23[b23]
     if currency:
-        crc = (crc >> 8) ^ table[(crc ^ 0x01) & 0xFF]
-    return _swap(crc)
+        crc = _swap(crc)
+        crc = _swap((crc >> 8) ^ _TABLE[(crc ^ 0x01) & 0xFF])
+    return crc
 
 
 def crc_matches(token_class: int, block: int, currency: bool = False) -> bool:

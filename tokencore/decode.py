@@ -16,6 +16,7 @@ from tokencore.ciphers import REAL, TableSet, make_cipher
 from tokencore.codec import open_token
 from tokencore.keys import DecoderKey
 from tokencore.params import BaseDate, Ea, Service
+from tokencore.records import builder
 from tokencore.tid import tid_time
 
 
@@ -90,6 +91,9 @@ class DecodedToken:
         }
 
 
+_decoded = builder(DecodedToken)  # DecodedToken(...) without the frozen __init__ (tokencore.records)
+
+
 def decode_token(
     token: str, decoder_key: DecoderKey | None, ea: Ea = Ea.EA07, tables: TableSet = REAL
 ) -> DecodedToken:
@@ -101,4 +105,4 @@ def decode_token(
     cipher = None if decoder_key is None else make_cipher(decoder_key, ea, tables)
     token_class, block = open_token(token, cipher)
     fields = parse_block(token_class, block)
-    return DecodedToken(token.strip().replace(" ", "").replace("-", ""), block, fields)
+    return _decoded(token.strip().replace(" ", "").replace("-", ""), block, fields)

@@ -16,20 +16,21 @@ from typing import Any
 from tokencore import blocks
 from tokencore.amount import (
     CURRENCY_SCALE,
+    credit_amount,
     decode_amount,
     decode_currency,
     encode_amount,
     encode_currency,
     tenths_to_units,
-    units_to_tenths,
 )
 from tokencore.blocks import CLASS_CREDIT, CLASS_MANAGEMENT, CLASS_TEST, KeySection, Kind, block_hex
 from tokencore.ciphers import REAL, TableSet, make_cipher
 from tokencore.codec import encode_token
-from tokencore.digits import group
+from tokencore.digits import group, to_digits, transpose_class
 from tokencore.errors import AmountRangeError, DdtkError, FieldRangeError, KeyParameterError, KeyTypeError
 from tokencore.keys import DecoderKey
 from tokencore.params import Ea, KeyParams, KeyType, MeterProfile, Service
+from tokencore.records import builder
 from tokencore.tid import check_key_expiry, next_tid
 
 
@@ -70,6 +71,10 @@ class IssuedToken:
         }
 
 
+# IssuedToken(...) without the frozen dataclass __init__ (see tokencore.records): issuing's hot path.
+_issued = builder(IssuedToken)
+
+
 def plan_credit(
     profile: MeterProfile,
     units: Decimal | int | str,
@@ -84,19 +89,26 @@ def plan_credit(
     Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
     rollover, KeyExpiredError when the TID is past the key's KEN.
     """
-    key = profile.key
+    block, tid, field, _ = _plan_credit(profile.key, units, at, rnd, last_tid, service)
+    return block, tid, field
+
+
+def _plan_credit(
+    key: KeyParams, units: Decimal | int | str, at: datetime, rnd: int, last_tid: int | None, service: int
+) -> tuple[int, int, int, Decimal]:
+    """`plan_credit` for a meter's key parameters, plus the units credited (positional: the hot path)."""
     if key.kt is KeyType.DDTK:
         raise DdtkError("the meter is on a default key (KT 1, DDTK): credit tokens are refused")
-    field = encode_amount(units_to_tenths(units))
+    field, credited = credit_amount(units)
     tid = next_tid(at, key.base_date, last_tid)
     check_key_expiry(tid, key.ken)
-    return blocks.credit_block(int(service), _check_rnd(rnd), tid, field), tid, field
+    return blocks.credit_block(int(service), _check_rnd(rnd), tid, field), tid, field, credited
 
 
 def credit_token(token: str, block: int, tid: int, rnd: int, field: int) -> IssuedToken:
     """The IssuedToken of an encrypted credit block."""
     units = tenths_to_units(decode_amount(field))
-    return IssuedToken(token, CLASS_CREDIT, block >> 60, Kind.CREDIT, block, tid, rnd, field, units)
+    return _issued(token, CLASS_CREDIT, block >> 60, Kind.CREDIT, block, tid, rnd, field, units)
 
 
 def _check_rnd(rnd: int) -> int:
@@ -134,8 +146,8 @@ class Issuer:
         return tid
 
     def _token(self, token_class: int, block: int, **fields: Any) -> IssuedToken:
-        token = encode_token(token_class, block, self._cipher)
-        return IssuedToken(
+        token = to_digits(transpose_class(token_class, self._cipher.encrypt_block(block)))
+        return _issued(
             token, token_class, block >> 60, blocks.kind_of(token_class, block >> 60), block, **fields
         )
 
@@ -153,10 +165,9 @@ class Issuer:
         Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
         rollover, KeyExpiredError when the TID is past the key's KEN.
         """
-        block, tid, field = plan_credit(
-            self.profile, units, at=at, rnd=rnd, last_tid=last_tid, service=service
-        )
-        return credit_token(encode_token(CLASS_CREDIT, block, self._cipher), block, tid, rnd, field)
+        block, tid, field, credited = _plan_credit(self.profile.key, units, at, rnd, last_tid, service)
+        token = to_digits(transpose_class(CLASS_CREDIT, self._cipher.encrypt_block(block)))
+        return _issued(token, CLASS_CREDIT, block >> 60, Kind.CREDIT, block, tid, rnd, field, credited)
 
     def currency_credit(
         self,

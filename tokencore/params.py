@@ -26,6 +26,10 @@ class BaseDate(Enum):
     Y2014 = "14"
     Y2035 = "35"
 
+    # Members are singletons compared by identity, so the identity hash is right, and it is computed in
+    # C: Enum's own __hash__ runs Python code, and these members key the engine's caches per token.
+    __hash__ = object.__hash__
+
     @property
     def epoch(self) -> datetime:
         return _EPOCHS[self]
@@ -57,6 +61,10 @@ class Ea(Enum):
     EA09 = "09"  # DEA: no public vector; not supported (see docs/engine.md)
     EA11 = "11"  # MISTY1, 128-bit key
 
+    # Members are singletons compared by identity, so the identity hash is right, and it is computed in
+    # C: Enum's own __hash__ runs Python code, and these members key the engine's caches per token.
+    __hash__ = object.__hash__
+
     @classmethod
     def parse(cls, text: str | int) -> Ea:
         code = str(text).strip().upper().removeprefix("EA").zfill(2)
@@ -75,6 +83,10 @@ class Dkga(Enum):
 
     DKGA02 = "02"  # DES, 64-bit vending key
     DKGA04 = "04"  # HMAC-SHA-256 KDF, 160-bit vending key
+
+    # Members are singletons compared by identity, so the identity hash is right, and it is computed in
+    # C: Enum's own __hash__ runs Python code, and these members key the engine's caches per token.
+    __hash__ = object.__hash__
 
     @classmethod
     def parse(cls, text: str | int) -> Dkga:

@@ -9,7 +9,8 @@ The C decoder in firmware/ implements the same rules; the two are tested against
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 from tokencore.amount import decode_amount, decode_currency
 from tokencore.blocks import (
@@ -29,6 +30,7 @@ from tokencore.digits import MAX_TOKEN_VALUE, untranspose_class
 from tokencore.keys import DecoderKey
 from tokencore.outcome import Outcome
 from tokencore.params import Ea, KeyType
+from tokencore.records import builder, evolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +49,16 @@ class DecodeResult:
     lock_remaining_ms: int = 0
 
 
+# The frozen records without their __init__ (tokencore.records): one entry builds a result and, when
+# accepted, one new state; through dataclasses.replace that was half the cost of an entry.
+_decode_result = builder(DecodeResult)
+_evolve = evolver(MeterState)
+
+
 def _result(outcome: Outcome, fields: Fields | None = None, **extra: int | None) -> DecodeResult:
     if fields is None:
-        return DecodeResult(outcome, **extra)  # type: ignore[arg-type]
-    return DecodeResult(
-        outcome,
-        fields.kind,
-        fields.token_class,
-        fields.subclass,
-        fields.tid,
-        **extra,  # type: ignore[arg-type]
-    )
+        return _decode_result(outcome, **extra)
+    return _decode_result(outcome, fields.kind, fields.token_class, fields.subclass, fields.tid, **extra)
 
 
 def _parse_entry(digits: str) -> int | None:
@@ -69,9 +70,11 @@ def _parse_entry(digits: str) -> int | None:
 
 
 def _expire_pending(state: MeterState, now_ms: int) -> MeterState:
+    if not state.pending:
+        return state
     timeout = state.config.kct_timeout_ms
     fresh = tuple(p for p in state.pending if 0 <= now_ms - p.received_ms <= timeout)
-    return state if len(fresh) == len(state.pending) else replace(state, pending=fresh)
+    return state if len(fresh) == len(state.pending) else _evolve(state, pending=fresh)
 
 
 def _wrong_entry(state: MeterState, now_ms: int, outcome: Outcome) -> tuple[MeterState, DecodeResult]:
@@ -81,15 +84,15 @@ def _wrong_entry(state: MeterState, now_ms: int, outcome: Outcome) -> tuple[Mete
     if wrong >= cfg.lockout_threshold:
         lock_ms = min(cfg.lockout_base_ms << (wrong - cfg.lockout_threshold), cfg.lockout_max_ms)
         locked_until = now_ms + lock_ms
-    new = replace(state, wrong_entries=wrong, locked_until_ms=locked_until)
-    return new, DecodeResult(outcome, lock_remaining_ms=max(0, locked_until - now_ms))
+    new = _evolve(state, wrong_entries=wrong, locked_until_ms=locked_until)
+    return new, _decode_result(outcome, lock_remaining_ms=max(0, locked_until - now_ms))
 
 
 def _accepted(state: MeterState) -> MeterState:
     """An accepted meter-specific token resets the lockout."""
     if state.wrong_entries == 0 and state.locked_until_ms == 0:
         return state
-    return replace(state, wrong_entries=0, locked_until_ms=0)
+    return _evolve(state, wrong_entries=0, locked_until_ms=0)
 
 
 def enter_token(state: MeterState, digits: str, now_ms: int) -> tuple[MeterState, DecodeResult]:
@@ -102,7 +105,7 @@ def enter_token(state: MeterState, digits: str, now_ms: int) -> tuple[MeterState
     value = _parse_entry(digits)
     token_class = None if value is None else (value >> 27) & 3
     if state.is_locked(now_ms) and token_class != CLASS_TEST:
-        return state, DecodeResult(Outcome.LOCKED, lock_remaining_ms=state.locked_until_ms - now_ms)
+        return state, _decode_result(Outcome.LOCKED, lock_remaining_ms=state.locked_until_ms - now_ms)
     if value is None or token_class is None:
         return _wrong_entry(state, now_ms, Outcome.FORMAT_ERROR)
     token_class, encrypted = untranspose_class(value)
@@ -158,7 +161,7 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
     kind = fields.kind
     if kind is Kind.CLEAR_CREDIT and fields.payload not in CLEAR_REGISTERS:
         return refuse(Outcome.RANGE_ERROR)
-    new = state
+    changes: dict[str, Any] = {}
     amount = register = None
     if fields.token_class == CLASS_CREDIT:
         if state.key.kt == KeyType.DDTK:
@@ -169,26 +172,27 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
             return refuse(Outcome.OVERFLOW)
         registers = list(state.registers)
         registers[register] += amount
-        new = replace(state, registers=tuple(registers))
+        changes["registers"] = tuple(registers)
     elif kind is Kind.MPL:
         assert fields.amount_field is not None
-        amount = decode_amount(fields.amount_field)
-        new = replace(state, mpl_watts=amount)
+        amount = changes["mpl_watts"] = decode_amount(fields.amount_field)
     elif kind is Kind.MPPUL:
         assert fields.amount_field is not None
-        amount = decode_amount(fields.amount_field)
-        new = replace(state, mppul_watts=amount)
+        amount = changes["mppul_watts"] = decode_amount(fields.amount_field)
     elif kind is Kind.CLEAR_CREDIT:
         register = fields.payload
         cleared = range(REGISTER_COUNT) if register == CLEAR_ALL_REGISTERS else (register,)
-        new = replace(state, registers=tuple(0 if i in cleared else r for i, r in enumerate(state.registers)))
+        changes["registers"] = tuple(0 if i in cleared else r for i, r in enumerate(state.registers))
     elif kind is Kind.TARIFF_RATE:
-        new = replace(state, tariff_rate=fields.payload)
+        changes["tariff_rate"] = fields.payload
     elif kind is Kind.CLEAR_TAMPER:
-        new = replace(state, tamper=False)
+        changes["tamper"] = False
     elif kind is Kind.WATER_FACTOR:
-        new = replace(state, water_factor=fields.payload)
-    new = _accepted(_record_tid(new, tid))
+        changes["water_factor"] = fields.payload
+    # Apply, record the TID and reset the lockout (an accepted meter-specific token) in one new state.
+    new = _evolve(
+        state, tid_memory=_recorded(state.tid_memory, tid), wrong_entries=0, locked_until_ms=0, **changes
+    )
     return new, _result(Outcome.ACCEPT, fields, amount=amount, register=register)
 
 
@@ -200,11 +204,12 @@ def _credit_amount(fields: Fields) -> int:
     return decode_amount(fields.amount_field) * UNIT_SCALE
 
 
-def _record_tid(state: MeterState, tid: int) -> MeterState:
-    """Replace the smallest (oldest) remembered TID; the first one when several are equal."""
-    memory = list(state.tid_memory)
-    memory[memory.index(min(memory))] = tid
-    return replace(state, tid_memory=tuple(memory))
+def _recorded(memory: tuple[int, ...], tid: int) -> tuple[int, ...]:
+    """The TID memory with `tid` in place of the smallest (oldest) TID; the first one when several are
+    equal."""
+    updated = list(memory)
+    updated[updated.index(min(updated))] = tid
+    return tuple(updated)
 
 
 def _key_change_section(
@@ -217,11 +222,11 @@ def _key_change_section(
     have = {p.subclass for p in held}
     if not set(needed) <= have:
         outcome = Outcome.KCT_1ST_PENDING if 3 not in have else Outcome.KCT_2ND_PENDING
-        return _accepted(replace(state, pending=held)), _result(outcome, fields)
+        return _accepted(_evolve(state, pending=held)), _result(outcome, fields)
     sections = {p.subclass: parse_kct(p.block) for p in held}
     first = sections[3]
     assert first.kt is not None
-    cleared = replace(state, pending=())
+    cleared = _evolve(state, pending=())
     # Key-type rules (sts-notes §3.3), checked once the whole set is present.
     if (first.kt == KeyType.DITK and state.key.kt != KeyType.DITK) or first.kt == KeyType.DCTK:
         return cleared, _result(Outcome.KEY_TYPE_ERROR, fields)
@@ -251,4 +256,4 @@ def _apply_key_change(state: MeterState, s: dict[int, KeySection]) -> MeterState
         sgc=sgc,
     )
     memory = (0,) * state.config.tid_memory_size if first.ro else state.tid_memory
-    return replace(state, key=key, tid_memory=memory)
+    return _evolve(state, key=key, tid_memory=memory)
