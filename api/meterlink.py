@@ -62,6 +62,32 @@ def push_token(url: str, token: str, timeout: float = 2.0) -> MeterReply:
         port.close()
 
 
+def exchange(url: str, requests: list[str], timeout: float = 2.0) -> list[str]:
+    """Send request lines one at a time (after a resync) and return each reply line.
+
+    Stops early after an `ERROR` reply (the later requests are not sent). Raises MeterLinkError; its
+    message never repeats a request (a PROVISION KEY line holds a decoder key).
+    """
+    try:
+        port = serial.serial_for_url(url, baudrate=BAUD, timeout=0.05, write_timeout=timeout)
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise MeterLinkError(f"cannot open meter link: {type(exc).__name__}") from None
+    replies: list[str] = []
+    try:
+        _resync(port)
+        for request in requests:
+            port.write(f"{request}\n".encode("ascii"))
+            port.flush()
+            replies.append(_read_reply(port, timeout))
+            if replies[-1].startswith("ERROR"):
+                break
+        return replies
+    except (serial.SerialException, OSError) as exc:
+        raise MeterLinkError(f"meter link failed: {type(exc).__name__}") from None
+    finally:
+        port.close()
+
+
 def _resync(port: serial.SerialBase) -> None:
     port.write(b"\n")
     port.flush()

@@ -19,12 +19,26 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from meter_emulator import decoding
+from meter_emulator.eeprom import eeprom_image
+from tokencore import BaseDate, DecoderKey, Dkga, Ea, KeyParams, parse_pan
+
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "firmware"
 BUILD = FW / "build"
 F_CPU = 16_000_000
 
-# (variant, label, script): each decode is a TOKEN request on a fresh meter.
+# The public test meters the images are provisioned as (an EEPROM image, as `nguvu meter eeprom` makes).
+TEST_PAN = "600727000000000009"
+TEST_METERS = {
+    "ea07": (KeyParams(sgc=123456, ti=1, krn=1, base_date=BaseDate.Y1993), "E653341F9D5BF36F"),
+    "ea11": (
+        KeyParams(sgc=123457, ti=1, krn=1, base_date=BaseDate.Y1993, dkga=Dkga.DKGA04, ea=Ea.EA11),
+        "F94B6ED353C3BFDB113E2D3A7EA3C41D",
+    ),
+}
+
+# (variant, label, script): each decode is a TOKEN request on a freshly provisioned meter.
 CASES = [
     ("ea07", "EA07 credit token, accept", ["TOKEN 23716100501183194197"]),
     ("ea07", "EA07 replay, used", ["TOKEN 23716100501183194197", "TOKEN 23716100501183194197"]),
@@ -45,7 +59,10 @@ def make(*args: str) -> str:
 def decode_cycles(variant: str, script: list[str]) -> tuple[int, int, str]:
     """Cycles of the last marked decode of the script, the stack high-water mark of the run (bytes),
     and the firmware's last reply."""
+    params, key = TEST_METERS[variant]
+    state = decoding.new_state(parse_pan(TEST_PAN), params, DecoderKey.from_hex(key))
     with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "ee.bin").write_bytes(eeprom_image(state, 1993))
         proc = subprocess.run(
             [
                 str(BUILD / "sim" / "simharness"),
@@ -77,6 +94,7 @@ MODULE_GROUPS = [
     ("app/app_proto.c", "app: serial protocol"),
     ("app/app_ui.c", "app: keypad entry and LCD texts"),
     ("app/app_store.c", "app: EEPROM generations"),
+    ("app/app_provision.c", "app: provisioning (PROVISION requests, no-key state)"),
     ("app/app_fmt.c", "app: number formatting"),
     ("hal/hal_arduino.cpp", "HAL: keypad, LCD, PZEM, EEPROM, pins"),
     ("meter/meter.ino", "sketch"),

@@ -21,7 +21,7 @@ from typer.main import get_group
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "nguvu": ("cli.service_cmds", "cli.demo"),
     "token": ("cli.token_cmds", "cli.batch"),
-    "meter": ("cli.token_cmds", "cli.meter_cmds", "cli.service_cmds"),
+    "meter": ("cli.token_cmds", "cli.meter_cmds", "cli.meter_provision_cmds", "cli.service_cmds"),
 }
 
 

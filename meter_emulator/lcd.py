@@ -54,6 +54,8 @@ OUTCOME_TEXT: dict[str, str] = {
     "mfr_code_error": "Mfr code error",
     "kct_1st_pending": "PLS 1St",
     "kct_2nd_pending": "PLS 2nd",
+    "kct_3rd_pending": "PLS 3rd",
+    "kct_4th_pending": "PLS 4th",
 }
 
 

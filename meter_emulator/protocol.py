@@ -1,4 +1,4 @@
-"""Request lines to reply lines: the `TOKEN`, `KEY`, `STATUS`, `INFO` and `LCD` requests of
+"""Request lines to reply lines: the `TOKEN`, `KEY`, `STATUS`, `INFO`, `LCD` and `PROVISION` requests of
 `docs/serial-protocol.md` §3, answered from one `Meter`.
 """
 
@@ -28,6 +28,10 @@ def handle(meter: Meter, item: str | FramingError, now_ms: int) -> str:
             return _token(meter, arg, now_ms)
         if keyword == "KEY":
             return _key(meter, arg, now_ms)
+        if keyword == "PROVISION":
+            # An emulated meter is created with its identity and key (`nguvu meter new`): it is always
+            # provisioned, so it refuses provisioning as a provisioned firmware meter does (§3.6).
+            return "ERROR provisioned"
         if keyword in ("STATUS", "INFO", "LCD"):
             if arg:
                 return "ERROR bad_argument"

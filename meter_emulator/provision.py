@@ -8,6 +8,7 @@ from meter_emulator import decoding
 from meter_emulator.meter import Meter, MeterSettings, Provenance
 from meter_emulator.store import StateStore
 from tokencore import DecoderKey, KeyParams, MeterPan, MeterProfile, VendingKey, derive_decoder_key
+from tokencore.decoder import MeterState
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +33,11 @@ def create_meter(
     meter = Meter(state, store, settings, provenance)
     meter.save(now_ms)
     return Meter.load(store, settings, now_ms)
+
+
+def provision_requests(state: MeterState, base_year: int) -> list[str]:
+    """The serial `PROVISION ID` and `PROVISION KEY` requests (docs/serial-protocol.md §3.6) that give
+    an unprovisioned meter this identity and key. The second line holds the decoder key: a secret."""
+    k, pan = state.key, state.pan.pan
+    ident = f"{pan} {k.sgc:06d} {k.ti:02d} {k.krn} {k.kt} {k.ken} {k.ea.value} {base_year}"
+    return [f"PROVISION ID {ident}", f"PROVISION KEY {k.key.reveal().hex().upper()}"]

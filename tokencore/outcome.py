@@ -22,12 +22,20 @@ class Outcome(StrEnum):
     MFR_CODE_ERROR = "mfr_code_error"  # test token for another manufacturer
     LOCKED = "locked"  # keypad locked after wrong entries; only Class 1 tokens are processed
     KCT_1ST_PENDING = "kct_1st_pending"  # key change: waiting for the 1st section ("PLS 1St")
-    KCT_2ND_PENDING = "kct_2nd_pending"  # key change: 1st section held, waiting for the others ("PLS 2nd")
+    KCT_2ND_PENDING = "kct_2nd_pending"  # key change: 1st section held, the 2nd missing ("PLS 2nd")
+    KCT_3RD_PENDING = "kct_3rd_pending"  # EA11 key change: 1st and 2nd held, the 3rd missing ("PLS 3rd")
+    KCT_4TH_PENDING = "kct_4th_pending"  # EA11 key change: only the 4th section missing ("PLS 4th")
 
     @property
     def accepted(self) -> bool:
         """True for outcomes that took effect (a pending key change section is held by the meter)."""
-        return self in (Outcome.ACCEPT, Outcome.KCT_1ST_PENDING, Outcome.KCT_2ND_PENDING)
+        return self in (
+            Outcome.ACCEPT,
+            Outcome.KCT_1ST_PENDING,
+            Outcome.KCT_2ND_PENDING,
+            Outcome.KCT_3RD_PENDING,
+            Outcome.KCT_4TH_PENDING,
+        )
 
 
 # Outcomes that count as a wrong entry towards the keypad lockout: what a mistyped or guessed token

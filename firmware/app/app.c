@@ -3,35 +3,8 @@
 #include <string.h>
 
 #include "app.h"
-#include "provision.h"
 
 app_t g_app;
-
-static void provision_defaults(app_persist_t *p)
-{
-    static const uint8_t key[16] TC_PROGMEM = PROVISION_KEY;
-    static const char pan[19] TC_PROGMEM = PROVISION_PAN;
-    tc_key_t k;
-    tc_config_t config;
-    uint8_t i;
-    memset(p, 0, sizeof *p);
-    memset(&k, 0, sizeof k);
-    for (i = 0; i < 16; i++) {
-        k.key[i] = TC_RD8(&key[i]);
-    }
-    for (i = 0; i < 18; i++) {
-        p->pan[i] = (char)TC_RD8(&pan[i]);
-    }
-    k.ea = PROVISION_EA;
-    k.kt = PROVISION_KT;
-    k.krn = PROVISION_KRN;
-    k.ti = PROVISION_TI;
-    k.ken = PROVISION_KEN;
-    k.sgc = PROVISION_SGC;
-    tc_config_default(&config);
-    tc_state_init(&p->meter, p->pan, &k, &config);
-    p->base_date = PROVISION_BD;
-}
 
 /* The meter clock: milliseconds of powered time, continued across power cuts from the last save
  * (as the emulator's meter clock). It runs the lockout and the key change window. */
@@ -63,8 +36,13 @@ uint16_t app_locked_seconds(void)
     return ceil_seconds(tc_lock_remaining_ms(&g_app.p.meter, app_clock()));
 }
 
-static uint8_t save_now(void)
+/* Writes the state as the next EEPROM generation. Nothing is ever written while the meter is not
+ * provisioned: a record is what makes a meter provisioned. */
+uint8_t app_save_now(void)
 {
+    if (g_app.prov != APP_PROV_OK) {
+        return 0;
+    }
     g_app.p.clock_ms = app_clock();
     if (!app_store_save(&g_app.p)) {
         return 0;
@@ -85,7 +63,7 @@ static void account_energy(void)
     if (!p->energy_ref_valid || e < p->energy_ref_wh) {
         p->energy_ref_wh = e; /* first reading, or the sensor was reset or replaced */
         p->energy_ref_valid = 1;
-        save_now();
+        app_save_now();
         return;
     }
     tenths = (e - p->energy_ref_wh) / APP_WH_PER_TENTH;
@@ -96,7 +74,7 @@ static void account_energy(void)
     tc_debit(&p->meter, 0, tenths * APP_WH_PER_TENTH);
     if (g_app.saved_credit - p->meter.registers[0] >= APP_SAVE_EVERY_WH ||
         (p->meter.registers[0] == 0 && g_app.saved_credit != 0)) {
-        save_now();
+        app_save_now();
     }
 }
 
@@ -190,15 +168,19 @@ uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *out)
     tc_result_t r;
     uint32_t now = hal_millis();
     uint64_t clock = app_clock();
+    if (g_app.prov != APP_PROV_OK && !app_is_class1(digits, n)) {
+        app_ui_show_no_key();
+        return APP_NO_KEY;
+    }
     hal_marker(1);
     tc_enter_token(&g_app.p.meter, digits, n, clock, &r);
     hal_marker(0);
-    if (r.changed || r.outcome == TC_ACCEPT) {
+    if ((r.changed || r.outcome == TC_ACCEPT) && g_app.prov == APP_PROV_OK) {
         /* The new state is on EEPROM before anything is shown or replied. If that fails, the last
          * saved state comes back: nothing was applied. */
-        if (!save_now()) {
+        if (!app_save_now()) {
             app_store_load(&g_app.p);
-            return 0;
+            return APP_STORAGE_FAILED;
         }
     }
     out->outcome = r.outcome;
@@ -212,7 +194,7 @@ uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *out)
     }
     app_ui_show_result(out);
     app_update_relay(now);
-    return 1;
+    return APP_APPLIED;
 }
 
 void app_setup(void)
@@ -220,8 +202,10 @@ void app_setup(void)
     uint32_t now;
     hal_init();
     if (!app_store_load(&g_app.p)) {
-        provision_defaults(&g_app.p);
-        app_store_save(&g_app.p);
+        app_provision_blank(&g_app.p);
+        g_app.prov = APP_PROV_NEEDED;
+    } else if (g_app.p.meter.key.ea != APP_EA) {
+        g_app.prov = APP_PROV_WRONG_EA; /* a record for the other variant's image: its key is unusable */
     }
     g_app.clock_base = g_app.p.clock_ms;
     g_app.saved_credit = g_app.p.meter.registers[0];
@@ -229,7 +213,12 @@ void app_setup(void)
     g_app.relay_closed = (uint8_t)(!g_app.p.meter.tamper && g_app.p.meter.registers[0] != 0);
     g_app.low_reported = (uint8_t)(g_app.p.meter.registers[0] <= APP_LOW_CREDIT_WH);
     hal_relay(g_app.relay_closed);
-    app_send_p(APP_P("EVENT boot fw=" APP_FW "\n"));
+    app_send_p(APP_P("EVENT boot fw=" APP_FW));
+    if (g_app.prov != APP_PROV_OK) {
+        app_send_p(APP_P(" provision="));
+        app_send_p(app_provision_word());
+    }
+    app_send_p(APP_P("\n"));
     now = hal_millis();
     poll_sensor(now);
     app_update_relay(now);
@@ -240,7 +229,7 @@ static void check_tamper(void)
 {
     if (hal_tamper() && !g_app.p.meter.tamper) {
         g_app.p.meter.tamper = 1;
-        save_now();
+        app_save_now();
     }
 }
 

@@ -31,6 +31,22 @@ extern "C" {
 #define APP_PZEM_PERIOD_MS   1000u
 #define APP_SAVE_EVERY_WH    1000u /* consumption alone is written back once per 1.0 kWh */
 
+/* The image's variant: the encryption algorithm it decrypts (the Makefile sets TC_ONLY_EA). */
+#ifdef TC_ONLY_EA
+#define APP_EA TC_ONLY_EA
+#else
+#define APP_EA 7
+#endif
+/* The manufacturer code an unprovisioned meter checks Class 1 test tokens against (once provisioned,
+ * the PAN's code is used, as tokencore does). */
+#ifndef APP_MFR_CODE
+#define APP_MFR_CODE 0
+#endif
+
+/* Provisioning state: a meter with no valid EEPROM record has no key and refuses every token but the
+ * Class 1 test tokens until its identity and key are written (docs/firmware.md). */
+enum { APP_PROV_OK = 0, APP_PROV_NEEDED, APP_PROV_WRONG_EA };
+
 /* Relay-open reasons, in priority order. */
 enum { APP_OPEN_NONE = 0, APP_OPEN_CREDIT, APP_OPEN_MPL, APP_OPEN_TAMPER };
 
@@ -92,6 +108,9 @@ typedef struct {
     char line[APP_LINE_MAX + 1];
     uint8_t line_len;
     uint8_t line_flags;
+    /* provisioning */
+    uint8_t prov;    /* APP_PROV_* */
+    uint8_t prov_id; /* PROVISION ID received: identity held in p, waiting for PROVISION KEY */
 } app_t;
 
 enum { APP_SCREEN_IDLE = 0, APP_SCREEN_ENTRY, APP_SCREEN_MSG };
@@ -102,8 +121,11 @@ void app_setup(void);
 void app_loop(void);
 
 /* app.c */
-/* Decodes a token, saves the new state, shows the result; 0 = storage failed, nothing applied. */
+/* Decodes a token, saves the new state, shows the result. Returns APP_APPLIED, APP_STORAGE_FAILED
+ * (nothing applied) or APP_NO_KEY (unprovisioned meter, not a Class 1 token: nothing decoded). */
+enum { APP_STORAGE_FAILED = 0, APP_APPLIED = 1, APP_NO_KEY = 2 };
 uint8_t app_apply_token(const char *digits, uint8_t n, app_outcome_t *r);
+uint8_t app_save_now(void);
 uint64_t app_clock(void);
 uint16_t app_locked_seconds(void);
 uint32_t app_credit_tenths(void);
@@ -113,10 +135,18 @@ void app_update_relay(uint32_t now);
 uint8_t app_store_load(app_persist_t *p);
 uint8_t app_store_save(const app_persist_t *p);
 
+/* app_provision.c */
+void app_provision_blank(app_persist_t *p);
+uint8_t app_is_class1(const char *digits, uint8_t n);
+void app_provision_request(const char *arg);
+const char *app_provision_word(void); /* "needed" / "wrong_variant" (flash), NULL when provisioned */
+
 /* app_ui.c */
-/* One key press: 0 = no token submitted, 1 = a token was decoded into *r, 2 = storage failed. */
+/* One key press: 0 = no token submitted, 1 = a token was decoded into *r, 2 = storage failed,
+ * 3 = refused: no key. */
 uint8_t app_ui_key(char key, app_outcome_t *r);
 void app_ui_show_result(const app_outcome_t *r);
+void app_ui_show_no_key(void);
 void app_ui_render(uint32_t now);
 void app_ui_lcd_lines(char l1[17], char l2[17], uint32_t now);
 

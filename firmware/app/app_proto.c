@@ -89,10 +89,10 @@ void app_proto_result_fields(const app_outcome_t *r)
     app_send(buf);
 }
 
-static void send_result(const app_outcome_t *r, uint8_t ok)
+static void send_result(const app_outcome_t *r, uint8_t how)
 {
-    if (!ok) {
-        app_send_p(APP_P("ERROR storage\n"));
+    if (how != APP_APPLIED) {
+        app_send_p(how == APP_NO_KEY ? APP_P("ERROR no_key\n") : APP_P("ERROR storage\n"));
         return;
     }
     app_send_p(APP_P("RESULT "));
@@ -164,9 +164,18 @@ static void req_key(const char *arg)
     }
     submitted = app_ui_key(k, &r);
     if (submitted) {
-        send_result(&r, submitted == 1);
+        send_result(&r, submitted == 1 ? APP_APPLIED : submitted == 3 ? APP_NO_KEY : APP_STORAGE_FAILED);
     } else {
         app_send_p(APP_P("OK\n"));
+    }
+}
+
+/* " provision=needed" (or wrong_variant) while the meter has no usable key; nothing once provisioned. */
+static void send_provision_field(void)
+{
+    if (g_app.prov != APP_PROV_OK) {
+        app_send_p(APP_P(" provision="));
+        app_send_p(app_provision_word());
     }
 }
 
@@ -199,6 +208,7 @@ static void req_status(void)
     app_send_p(m->registers[0] <= APP_LOW_CREDIT_WH ? APP_P(" low=1 pf=") : APP_P(" low=0 pf="));
     app_fmt_fixed(buf, g_app.pzem.pf_centi, 2);
     app_send(buf);
+    send_provision_field();
     app_send_p(APP_P("\n"));
 }
 
@@ -219,6 +229,10 @@ static void req_info(void)
     const tc_key_t *k = &g_app.p.meter.key;
     char buf[20];
     uint8_t skip = (memcmp(g_app.p.pan, "0000", 4) == 0) ? 4 : 6;
+    if (g_app.prov == APP_PROV_NEEDED) {
+        app_send_p(APP_P("INFO provision=needed fw=" APP_FW "\n"));
+        return;
+    }
     app_send_p(APP_P("INFO pan="));
     memcpy(buf, g_app.p.pan, 18);
     buf[18] = '\0';
@@ -234,7 +248,9 @@ static void req_info(void)
     send_2d(APP_P(" ken="), k->ken, 1);
     send_2d(APP_P(" ea="), k->ea, 2);
     send_2d(APP_P(" bd="), g_app.p.base_date == 93 ? 1993u : 2000u + g_app.p.base_date, 4);
-    app_send_p(APP_P(" fw=" APP_FW "\n"));
+    app_send_p(APP_P(" fw=" APP_FW));
+    send_provision_field();
+    app_send_p(APP_P("\n"));
 }
 
 static void req_lcd(void)
@@ -278,6 +294,8 @@ static void dispatch(char *line)
         } else {
             req_info();
         }
+    } else if ((arg = keyword(line, APP_P("provision"))) != NULL) {
+        app_provision_request(arg);
     } else if ((arg = keyword(line, APP_P("lcd"))) != NULL) {
         if (*arg) {
             app_send_p(APP_P("ERROR bad_argument\n"));

@@ -20,9 +20,11 @@ static const char T_MFR[] TC_PROGMEM = "Mfr code error";
 static const char T_LOCK[] TC_PROGMEM = "LOCK ";
 static const char T_KCT1[] TC_PROGMEM = "PLS 1St";
 static const char T_KCT2[] TC_PROGMEM = "PLS 2nd";
+static const char T_KCT3[] TC_PROGMEM = "PLS 3rd";
+static const char T_KCT4[] TC_PROGMEM = "PLS 4th";
 static const char *const OUTCOME_TEXT[TC_STATUS_COUNT] TC_PROGMEM = {
-    T_ACCEPT, T_CRC,     T_USED, T_OLD, T_EXPIRED, T_OVERFLOW, T_FORMAT, T_FUNCTION,
-    T_RANGE,  T_KEYTYPE, T_DDTK, T_MFR, T_LOCK,    T_KCT1,     T_KCT2,
+    T_ACCEPT,  T_CRC,  T_USED, T_OLD,  T_EXPIRED, T_OVERFLOW, T_FORMAT, T_FUNCTION, T_RANGE,
+    T_KEYTYPE, T_DDTK, T_MFR,  T_LOCK, T_KCT1,    T_KCT2,     T_KCT3,   T_KCT4,
 };
 
 static char *fmt_kwh_tenths(char *out, uint32_t tenths)
@@ -74,6 +76,16 @@ void app_ui_show_result(const app_outcome_t *r)
             break;
         }
     }
+    memcpy(g_app.last_result, l1, sizeof l1);
+    show(l1, l2);
+}
+
+void app_ui_show_no_key(void)
+{
+    char l1[17];
+    char l2[17];
+    app_fmt_pstr(l1, APP_P("NO KEY"));
+    app_fmt_pstr(l2, APP_P("Provision meter"));
     memcpy(g_app.last_result, l1, sizeof l1);
     show(l1, l2);
 }
@@ -174,7 +186,8 @@ uint8_t app_ui_key(char key, app_outcome_t *r)
         if (n == 2) {
             short_code((uint8_t)((g_app.entry[0] - '0') * 10 + (g_app.entry[1] - '0')));
         } else if (n != 0) {
-            submitted = app_apply_token(g_app.entry, n, r) ? 1 : 2;
+            uint8_t how = app_apply_token(g_app.entry, n, r);
+            submitted = how == APP_APPLIED ? 1 : how == APP_NO_KEY ? 3 : 2;
         }
     } else if (key == 'A' || key == 'B' || key == 'C') {
         g_app.entry_len = 0;
@@ -196,7 +209,9 @@ static void idle_lines(char l1[17], char l2[17])
     uint8_t n;
     uint8_t i;
     const char *word;
-    if (locked != 0) {
+    if (g_app.prov != APP_PROV_OK) {
+        app_fmt_pstr(l1, APP_P("NO KEY"));
+    } else if (locked != 0) {
         e = app_fmt_pstr(l1, APP_P("LOCK "));
         app_fmt_u32(e, locked);
     } else {

@@ -23,9 +23,11 @@ static const char S_MFR[] TC_PROGMEM = "mfr_code_error";
 static const char S_LOCKED[] TC_PROGMEM = "locked";
 static const char S_KCT1[] TC_PROGMEM = "kct_1st_pending";
 static const char S_KCT2[] TC_PROGMEM = "kct_2nd_pending";
+static const char S_KCT3[] TC_PROGMEM = "kct_3rd_pending";
+static const char S_KCT4[] TC_PROGMEM = "kct_4th_pending";
 static const char *const STATUS_NAMES[TC_STATUS_COUNT] TC_PROGMEM = {
-    S_ACCEPT, S_CRC,     S_USED, S_OLD, S_EXPIRED, S_OVERFLOW, S_FORMAT, S_FUNCTION,
-    S_RANGE,  S_KEYTYPE, S_DDTK, S_MFR, S_LOCKED,  S_KCT1,     S_KCT2,
+    S_ACCEPT,  S_CRC,  S_USED, S_OLD,    S_EXPIRED, S_OVERFLOW, S_FORMAT, S_FUNCTION, S_RANGE,
+    S_KEYTYPE, S_DDTK, S_MFR,  S_LOCKED, S_KCT1,    S_KCT2,     S_KCT3,   S_KCT4,
 };
 
 static const char K_NONE[] TC_PROGMEM = "";
@@ -222,10 +224,20 @@ static uint8_t parse_entry(const char *entry, uint8_t n, tc_u66_t *t)
     return (uint8_t)(tc_digits_to_u66(buf, t) == 0);
 }
 
+#if !defined(TC_ONLY_EA)
+#define TC_WITH_EA07 1
+#define TC_WITH_EA11 1
+#else
+#define TC_WITH_EA07 (TC_ONLY_EA == 7)
+#define TC_WITH_EA11 (TC_ONLY_EA == 11)
+#endif
+
+/* A one-cipher build decrypts every key with its cipher; the application never loads a key of the
+ * other algorithm into it (its provisioning refuses one). */
 static void decrypt(const tc_key_t *k, uint8_t b[8])
 {
     uint8_t j;
-    if (k->ea == TC_EA11) {
+    if (TC_WITH_EA11 && (!TC_WITH_EA07 || k->ea == TC_EA11)) {
         tc_misty1_ks_t ks;
         uint8_t be[8];
         for (j = 0; j < 8; j++) {
@@ -236,7 +248,7 @@ static void decrypt(const tc_key_t *k, uint8_t b[8])
         for (j = 0; j < 8; j++) {
             b[j] = be[7 - j];
         }
-    } else {
+    } else if (TC_WITH_EA07) {
         uint8_t le[8];
         for (j = 0; j < 8; j++) {
             le[j] = k->key[7 - j];
@@ -531,7 +543,11 @@ static void key_change_section(tc_state_t *s, uint64_t now_ms, const uint8_t b[8
     s->pending_count++;
     r->changed = 1;
     if (s->pending_count < need) {
-        r->outcome = held(s, 3) ? TC_KCT_2ND_PENDING : TC_KCT_1ST_PENDING;
+        /* The prompt names the first section still missing (1st, 2nd, then on EA11 3rd, 4th). */
+        r->outcome = !held(s, 3)   ? TC_KCT_1ST_PENDING
+                     : !held(s, 4) ? TC_KCT_2ND_PENDING
+                     : !held(s, 8) ? TC_KCT_3RD_PENDING
+                                   : TC_KCT_4TH_PENDING;
         accepted(s, r);
         return;
     }

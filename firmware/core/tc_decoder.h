@@ -38,6 +38,8 @@ typedef enum {
     TC_LOCKED,
     TC_KCT_1ST_PENDING,
     TC_KCT_2ND_PENDING,
+    TC_KCT_3RD_PENDING,
+    TC_KCT_4TH_PENDING,
     TC_STATUS_COUNT
 } tc_status_t;
 
@@ -62,6 +64,12 @@ typedef enum {
 } tc_kind_t;
 
 typedef enum { TC_EA07 = 7, TC_EA11 = 11 } tc_ea_t;
+
+/* TC_ONLY_EA=7 or 11 builds a decoder with one cipher (each firmware image is one variant: an EA07
+ * meter never needs MISTY1, nor an EA11 meter the STA); without it, both are compiled in (host). */
+#if defined(TC_ONLY_EA) && TC_ONLY_EA != 7 && TC_ONLY_EA != 11
+#error "TC_ONLY_EA must be 7 or 11"
+#endif
 
 #define TC_HAS_MPL   0x01u
 #define TC_HAS_MPPUL 0x02u

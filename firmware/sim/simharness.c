@@ -6,7 +6,9 @@
  *   relay / marker   D12 (PB4) / D13 (PB5) level changes: "#PIN B4=1 @<cycle> <ms> ms"
  *   PZEM-004T v3     Modbus-RTU fake on SoftwareSerial D11 (AVR TX) / D10 (AVR RX), 9600 8N1; the load
  *                    draws power only while the relay is closed and the energy register integrates it
- *   EEPROM           -e FILE: loaded at start, saved at exit; !cut N: power cut after N more byte writes
+ *   EEPROM           -e FILE: loaded at start, saved at exit; !cut N: power cut after N more byte writes;
+ *                    -i IMAGE.eep: start from this Intel HEX EEPROM image instead (what avrdude's
+ *                    -U eeprom:w:IMAGE.eep:i writes on a board; bytes it does not set read 0xFF)
  *   -E WH            the sensor's energy register at power-up (it survives power cuts on a real PZEM)
  *
  * -p LINK          UART0 on a pseudo-terminal (LINK is a symlink to it, e.g. /tmp/ttyNGUVU0) that pyserial
@@ -39,12 +41,13 @@
 #include <avr_uart.h>
 #include <sim_avr.h>
 #include <sim_elf.h>
+#include <sim_hex.h>
 #include <sim_io.h>
 #include <sim_time.h>
 
 #define F_CPU   16000000ull
 #define EE_SIZE 1024
-#define MS(c)   ((double)(c)*1000.0 / (double)F_CPU)
+#define MS(c)   ((double)(c) * 1000.0 / (double)F_CPU)
 
 static avr_t *avr;
 static FILE *uart_out;
@@ -436,6 +439,31 @@ static void ee_load(void)
     avr_ioctl(avr, AVR_IOCTL_EEPROM_SET, &d); /* returns -1 even on success */
 }
 
+/* -i: the EEPROM as a fresh chip flashed with this image (erased 0xFF where the image sets nothing). */
+static const char *ee_image;
+static void ee_load_image(void)
+{
+    uint8_t buf[EE_SIZE];
+    ihex_chunk_p chunks = NULL;
+    int i;
+    int n = read_ihex_chunks(ee_image, &chunks);
+    if (n < 0) {
+        fprintf(stderr, "cannot read the EEPROM image %s\n", ee_image);
+        exit(2);
+    }
+    memset(buf, 0xFF, sizeof buf);
+    for (i = 0; i < n; i++) {
+        if (chunks[i].baseaddr + chunks[i].size > EE_SIZE) {
+            fprintf(stderr, "%s: data beyond the %d-byte EEPROM\n", ee_image, EE_SIZE);
+            exit(2);
+        }
+        memcpy(buf + chunks[i].baseaddr, chunks[i].data, chunks[i].size);
+    }
+    free_ihex_chunks(chunks);
+    avr_eeprom_desc_t d = {.ee = buf, .offset = 0, .size = EE_SIZE};
+    avr_ioctl(avr, AVR_IOCTL_EEPROM_SET, &d);
+}
+
 static void ee_save(void)
 {
     uint8_t buf[EE_SIZE];
@@ -679,9 +707,8 @@ static int command(char *line)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: simharness [-e eeprom.bin] [-E energy_wh] [-t max_ms] [-L linger_ms] [-B boot_ms]\n"
-            "                  [-p pty_link] firmware.elf\n");
+    fprintf(stderr, "usage: simharness [-e eeprom.bin] [-i image.eep] [-E energy_wh] [-t max_ms]\n"
+                    "                  [-L linger_ms] [-B boot_ms] [-p pty_link] firmware.elf\n");
     exit(2);
 }
 
@@ -690,7 +717,7 @@ int main(int argc, char **argv)
     double max_ms = 600000, linger_ms = 50, boot_ms = 300;
     const char *pty_path = NULL;
     int opt;
-    while ((opt = getopt(argc, argv, "e:t:L:B:E:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "e:i:t:L:B:E:p:")) != -1) {
         switch (opt) {
         case 'p':
             pty_path = optarg;
@@ -701,6 +728,9 @@ int main(int argc, char **argv)
             break;
         case 'e':
             ee_path = optarg;
+            break;
+        case 'i':
+            ee_image = optarg;
             break;
         case 't':
             max_ms = atof(optarg);
@@ -775,7 +805,11 @@ int main(int argc, char **argv)
     memset(lcd_ddram, ' ', sizeof lcd_ddram);
 
     avr_irq_register_notify(avr_iomem_getirq(avr, 0x3F, NULL, AVR_IOMEM_IRQ_ALL), eecr_hook, NULL);
-    ee_load();
+    if (ee_image) {
+        ee_load_image();
+    } else {
+        ee_load();
+    }
 
     avr_cycle_count_t limit = ms_cycles(max_ms);
     char line[512];

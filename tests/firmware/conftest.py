@@ -13,6 +13,12 @@ from typing import Any
 
 import pytest
 
+from meter_emulator import decoding
+from meter_emulator.eeprom import eeprom_image
+from meter_emulator.provision import provision_requests
+from tokencore import BaseDate, DecoderKey, Dkga, Ea, KeyParams, parse_pan
+from tokencore.decoder import MeterState
+
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 BUILD = FIRMWARE / "build"
 
@@ -79,6 +85,29 @@ def libtc(host_build: Path) -> ctypes.CDLL:
     return lib
 
 
+# The public test meters each image is provisioned as by default in these tests (docs/serial-protocol.md
+# section 10; sts-notes 4.2/4.5): PAN 600727000000000009, TI 01, KRN 1, KT 2, KEN 255, base date 1993,
+# decoder keys from the public test vending keys.
+TEST_PAN = "600727000000000009"
+TEST_METERS = {
+    "ea07": (KeyParams(sgc=123456, ti=1, krn=1, base_date=BaseDate.Y1993), "E653341F9D5BF36F"),
+    "ea11": (
+        KeyParams(sgc=123457, ti=1, krn=1, base_date=BaseDate.Y1993, dkga=Dkga.DKGA04, ea=Ea.EA11),
+        "F94B6ED353C3BFDB113E2D3A7EA3C41D",
+    ),
+}
+
+
+def sample_meter_state(variant: str = "ea07") -> MeterState:
+    params, key = TEST_METERS[variant]
+    return decoding.new_state(parse_pan(TEST_PAN), params, DecoderKey.from_hex(key))
+
+
+def sample_provisioning(variant: str = "ea07") -> list[str]:
+    """The serial PROVISION requests for the test meter of a variant."""
+    return provision_requests(sample_meter_state(variant), 1993)
+
+
 @dataclass
 class SimRun:
     """What one simavr run of the firmware produced."""
@@ -128,7 +157,13 @@ class Simulator:
         variant: str = "ea07",
         linger_ms: int = 50,
         energy_wh: int = 0,
+        provisioned: bool = True,
+        image: Path | None = None,
     ) -> SimRun:
+        """Runs the script. A missing `eeprom` file starts as a board flashed with `image` (an .eep),
+        by default the EEPROM image of the variant's test meter; `provisioned=False`: erased."""
+        if not eeprom.exists() and provisioned and image is None:
+            eeprom.write_bytes(eeprom_image(sample_meter_state(variant), 1993))
         proc = subprocess.run(
             [
                 str(self.harness),
@@ -138,6 +173,7 @@ class Simulator:
                 str(linger_ms),
                 "-E",
                 str(energy_wh),
+                *(["-i", str(image)] if image is not None else []),
                 str(self.elfs[variant]),
             ],
             input="".join(line + "\n" for line in script),

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from meter_emulator.framing import FramingError, LineFramer
 
+from tests.firmware.conftest import sample_provisioning
+
 if TYPE_CHECKING:
     from conftest import Simulator
 
@@ -66,7 +68,8 @@ lines = st.one_of(
 @settings(max_examples=60, deadline=None)
 @given(stream_lines=st.lists(lines, min_size=1, max_size=30))
 def test_any_serial_input_gets_the_framed_replies(apphost: Path, stream_lines: list[bytes]) -> None:
-    stream = b"\n".join(stream_lines) + b"\n"
+    provision = [line.encode() for line in sample_provisioning()]
+    stream = b"\n".join(provision + stream_lines) + b"\n"
     expected = LineFramer().feed(stream)
     replies = run_app(apphost, stream)
     assert len(replies) == len(expected), (stream, replies)
@@ -78,8 +81,10 @@ def test_any_serial_input_gets_the_framed_replies(apphost: Path, stream_lines: l
 
 
 def test_host_app_matches_the_simulated_board(apphost: Path, simulator: Simulator, tmp_path: Path) -> None:
-    """The same requests give the same replies on the host HAL and on the simulated Uno."""
+    """The same requests give the same replies on the host HAL and on the simulated Uno, provisioned
+    over the serial line from an erased EEPROM."""
     script = [
+        *sample_provisioning(),
         "STATUS",
         "TOKEN 2371 6100 5011 8319 4197",
         "LCD",
@@ -89,8 +94,10 @@ def test_host_app_matches_the_simulated_board(apphost: Path, simulator: Simulato
     ]
     stream = "".join(line + "\n" for line in script).encode()
     replies = run_app(apphost, stream, tmp_path / "host-ee.bin")
-    assert replies == simulator.run(script, tmp_path / "sim-ee.bin").replies()
+    assert replies == simulator.run(script, tmp_path / "sim-ee.bin", provisioned=False).replies()
     assert replies == [
+        "OK",
+        "OK",
         "STATUS credit=0.0 relay=off power=0 voltage=230.0 current=0.000 energy=0.000 tamper=0 locked=0 mpl=0"
         " low=1 pf=1.00",
         "RESULT accept amount=0.1 credit=0.1",

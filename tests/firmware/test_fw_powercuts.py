@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from tokencore import BaseDate, DecoderKey, Issuer, KeyParams, MeterProfile, parse_pan
 
+from tests.firmware.conftest import sample_provisioning
+
 pytestmark = pytest.mark.firmware
 
 ISSUER = Issuer(
@@ -60,7 +62,7 @@ ops = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(session=ops)
 def test_power_cuts_never_lose_or_double_credit(apphost: Path, session: list[tuple[str, int]]) -> None:
-    script: list[str] = []
+    script: list[str] = sample_provisioning()
     energy = 0
     for kind, arg in session:
         if kind == "token":
@@ -84,6 +86,8 @@ def test_power_cuts_never_lose_or_double_credit(apphost: Path, session: list[tup
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if not line.startswith("EVENT ")]
+    assert lines[:2] == ["OK", "OK"], "serial provisioning of the erased EEPROM"
+    lines = lines[2:]
 
     # Possible (credit Wh, tokens applied) pairs; the energy reference is the same in all of them.
     states: set[tuple[int, frozenset[int]]] = {(0, frozenset())}

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 import serial
 
+from meter_emulator.eeprom import eeprom_image
+from tests.firmware.conftest import sample_meter_state
+
 if TYPE_CHECKING:
     from conftest import Simulator
 
@@ -30,6 +33,7 @@ def request(port: serial.Serial, line: str) -> str:
 
 def test_pyserial_on_the_simulated_uno(simulator: Simulator, tmp_path: Path) -> None:
     link = tmp_path / "ttyNGUVU0"
+    (tmp_path / "ee.bin").write_bytes(eeprom_image(sample_meter_state(), 1993))
     proc = subprocess.Popen(
         [
             str(simulator.harness),

@@ -23,6 +23,8 @@ from meter_emulator.provision import Identity, create_meter
 from meter_emulator.store import MemoryStore
 from tokencore import BaseDate, DecoderKey, Issuer, KeyParams, MeterProfile, parse_pan
 
+from tests.firmware.conftest import sample_provisioning
+
 pytestmark = pytest.mark.firmware
 
 PAN = parse_pan("600727000000000009")
@@ -90,7 +92,8 @@ def run_emulator(steps: list[tuple[str, str]]) -> list[str]:
 
 
 def run_firmware_app(apphost: Path, steps: list[tuple[str, str]]) -> list[str]:
-    script = []
+    """The replies of the host app, provisioned over the serial line as the emulator's meter."""
+    script = sample_provisioning()
     for kind, arg in steps:
         script.append(arg if kind == "line" else f"!key {arg}" if kind == "key" else f"!wait {arg}")
     proc = subprocess.run(
@@ -102,7 +105,9 @@ def run_firmware_app(apphost: Path, steps: list[tuple[str, str]]) -> list[str]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return [line for line in proc.stdout.splitlines() if not line.startswith("EVENT ")]
+    replies = [line for line in proc.stdout.splitlines() if not line.startswith("EVENT ")]
+    assert replies[:2] == ["OK", "OK"]
+    return replies[2:]
 
 
 def normalise(reply: str) -> str:

@@ -282,9 +282,24 @@ def misty1_meter() -> Scenario:
     tokens = {t.subclass: t.token for t in iss.key_change(new, new_dk)}
     s.enter(tokens[4], 1000, "kct_1st_pending")
     s.enter(tokens[9], 2000, "kct_1st_pending")
-    s.enter(tokens[3], 3000, "kct_2nd_pending")
+    s.enter(tokens[3], 3000, "kct_3rd_pending", "sections 1, 2 and 4 held: the 3rd is missing")
     s.enter(tokens[8], 4000, "accept", "new key, KRN 2, SGC 654321")
     s.enter(Issuer(MeterProfile(PAN_A, new), new_dk).credit("5", at=at(10), rnd=5).token, 5000, "accept")
+    return s
+
+
+def misty1_key_change_in_order() -> Scenario:
+    """The prompt after each section of an EA11 key change entered in order: 2nd, 3rd, 4th."""
+    p = profile(sgc=123457, dkga=Dkga.DKGA04, ea=Ea.EA11)
+    state, iss, _ = meter(p, VK160)
+    s = Scenario("ea11_key_change_prompts", state, "MISTY1 meter: 4-token key change in the order 3, 4, 8, 9")
+    new = replace(p.key, krn=2, ken=0xFF)
+    new_dk = derive_decoder_key(VK160, MeterProfile(PAN_A, new))
+    tokens = {t.subclass: t.token for t in iss.key_change(new, new_dk)}
+    s.enter(tokens[3], 1000, "kct_2nd_pending", "PLS 2nd")
+    s.enter(tokens[4], 2000, "kct_3rd_pending", "PLS 3rd")
+    s.enter(tokens[8], 3000, "kct_4th_pending", "PLS 4th")
+    s.enter(tokens[9], 4000, "accept", "new key, KRN 2")
     return s
 
 
@@ -296,7 +311,16 @@ def currency() -> Scenario:
 
 
 def main() -> None:
-    scenarios = [credit_rules(), refusals(), ddtk(), management(), lockout(), misty1_meter(), currency()]
+    scenarios = [
+        credit_rules(),
+        refusals(),
+        ddtk(),
+        management(),
+        lockout(),
+        misty1_meter(),
+        misty1_key_change_in_order(),
+        currency(),
+    ]
     for order in ((1, 2), (2, 1)):
         for rollover in (False, True):
             scenarios.append(key_change(order, rollover))

@@ -212,6 +212,14 @@ def _recorded(memory: tuple[int, ...], tid: int) -> tuple[int, ...]:
     return tuple(updated)
 
 
+_KCT_PROMPTS = (
+    Outcome.KCT_1ST_PENDING,
+    Outcome.KCT_2ND_PENDING,
+    Outcome.KCT_3RD_PENDING,
+    Outcome.KCT_4TH_PENDING,
+)
+
+
 def _key_change_section(
     state: MeterState, now_ms: int, block: int, fields: Fields
 ) -> tuple[MeterState, DecodeResult]:
@@ -221,8 +229,9 @@ def _key_change_section(
     needed = (3, 4) if state.key.ea is Ea.EA07 else (3, 4, 8, 9)
     have = {p.subclass for p in held}
     if not set(needed) <= have:
-        outcome = Outcome.KCT_1ST_PENDING if 3 not in have else Outcome.KCT_2ND_PENDING
-        return _accepted(_evolve(state, pending=held)), _result(outcome, fields)
+        # The prompt names the first section still missing: 1st, 2nd, then (EA11) 3rd, 4th.
+        missing = next(n for n, section in enumerate(needed) if section not in have)
+        return _accepted(_evolve(state, pending=held)), _result(_KCT_PROMPTS[missing], fields)
     sections = {p.subclass: parse_kct(p.block) for p in held}
     first = sections[3]
     assert first.kt is not None
