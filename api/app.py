@@ -88,7 +88,11 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The type only: an exception's text can carry values (a database error quotes its statement).
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    service: Service | None = getattr(request.app.state, "service", None)
+    if service is not None:
+        service.metrics.http_errors.labels("internal_error").inc()
     return _error(500, "internal_error", "internal error")
 
 

@@ -45,6 +45,7 @@ async def payment_callback(request: Request) -> Response:
         raise NotFound("no such payment provider", code="unknown_provider")
     body = await _body(request)
     events, reply = await provider.handle_callback(dict(request.headers), body)
+    log.debug("%s callback verified: %d events, answering %d", provider.name, len(events), reply.status_code)
     await service.apply_events(events)
     return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 

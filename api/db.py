@@ -28,7 +28,10 @@ _guard = threading.Lock()
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create the engine for `url`; for SQLite, create the directory and set WAL and the pragmas."""
+    """Create the engine for `url`; for SQLite, create the directory and set WAL and the pragmas.
+
+    `hide_parameters`: a database error (its message, its log line, a traceback reaching uvicorn) shows
+    the SQL without the values bound to it, which can be phone numbers, amounts or a token's digits."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -38,10 +41,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=pool_size,
             max_overflow=20,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -61,6 +61,7 @@ class VendQueue:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            log.debug("vend transaction for %d events (%d waiting)", len(batch), len(self._pending))
             try:
                 results = await run_in_threadpool(self.vendor.apply_events, [e for e, _ in batch])
             except Exception as exc:  # the callers answer 5xx; the providers redeliver

@@ -107,6 +107,10 @@ class Settings:
     backoff_base_seconds: float = 2.0
     backoff_max_seconds: float = 600.0
     serial_timeout_seconds: float = 3.0
+    # A worker that claims a row (payment to start or re-query, SMS, push) owns it this long; if its
+    # instance dies (kill -9, a lost machine), another instance retakes the row after the lease.
+    worker_lease_seconds: int = 60
+    push_parallel: int = 16  # serial pushes one instance runs at once (each waits for its meter)
     migrate_on_start: bool = True
     sms_resend_keywords: tuple[str, ...] = DEFAULT_RESEND_KEYWORDS
     sms_resend_per_hour: int = 3  # replies to the keyword per phone per hour (0: never reply)
@@ -127,6 +131,15 @@ class Settings:
         object.__setattr__(self, "sms_resend_keywords", check_keywords(tuple(self.sms_resend_keywords)))
         if not 0 <= self.sms_resend_per_hour <= 1000:
             raise SettingsError("NGUVU_SMS_RESEND_PER_HOUR must be between 0 and 1000")
+        if not 5 <= self.worker_lease_seconds <= 3600:
+            raise SettingsError("NGUVU_WORKER_LEASE_SECONDS must be between 5 and 3600")
+        if self.serial_timeout_seconds + 5 > self.worker_lease_seconds:
+            # A push must end well within its lease, or another instance would push the token again.
+            raise SettingsError(
+                "NGUVU_SERIAL_TIMEOUT_SECONDS must be at least 5 s below NGUVU_WORKER_LEASE_SECONDS"
+            )
+        if not 1 <= self.push_parallel <= 256:
+            raise SettingsError("NGUVU_PUSH_PARALLEL must be between 1 and 256")
         if not 1 <= self.vend_batch_max <= 1000:
             raise SettingsError("NGUVU_VEND_BATCH_MAX must be between 1 and 1000")
         try:
@@ -183,6 +196,8 @@ class Settings:
             backoff_base_seconds=_float(env, "NGUVU_BACKOFF_BASE_SECONDS", 2.0),
             backoff_max_seconds=_float(env, "NGUVU_BACKOFF_MAX_SECONDS", 600.0),
             serial_timeout_seconds=_float(env, "NGUVU_SERIAL_TIMEOUT_SECONDS", 3.0),
+            worker_lease_seconds=_int(env, "NGUVU_WORKER_LEASE_SECONDS", 60, 5, 3600),
+            push_parallel=_int(env, "NGUVU_PUSH_PARALLEL", 16, 1, 256),
             migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
             sms_resend_keywords=_keywords(env, "NGUVU_SMS_RESEND_KEYWORDS", DEFAULT_RESEND_KEYWORDS),
             sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),

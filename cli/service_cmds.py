@@ -148,8 +148,12 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
         yield
         return
     previous = os.environ.get(MULTIPROC_ENV)
+    removed = remove_orphan_metrics_dirs(Path(tempfile.gettempdir()))
+    if removed:
+        print(f"nguvu: removed {removed} metrics directories left by killed instances", file=sys.stderr)
     # A new directory per run: no stale counts of an earlier run, and never shared with another instance.
-    with tempfile.TemporaryDirectory(prefix="nguvu-metrics-") as directory:
+    # Its name carries this process's id, so the next start can tell an orphan (kill -9) from a live run.
+    with tempfile.TemporaryDirectory(prefix=f"{METRICS_PREFIX}{os.getpid()}-") as directory:
         os.environ[MULTIPROC_ENV] = directory
         print(f"nguvu: {workers} workers write their metrics under {directory}", file=sys.stderr)
         try:
@@ -159,6 +163,34 @@ def _metrics_shared_by(workers: int) -> Iterator[None]:
                 del os.environ[MULTIPROC_ENV]
             else:
                 os.environ[MULTIPROC_ENV] = previous
+
+
+METRICS_PREFIX = "nguvu-metrics-"
+
+
+def remove_orphan_metrics_dirs(tmp: Path) -> int:
+    """Remove `nguvu-metrics-<pid>-*` directories whose `nguvu serve` is gone (killed with SIGKILL, so
+    its TemporaryDirectory was never cleaned). A directory of a live process, of another user, or with no
+    process id in its name is left alone. Returns how many were removed."""
+    import shutil
+
+    removed = 0
+    for path in tmp.glob(f"{METRICS_PREFIX}*-*"):
+        pid_text = path.name[len(METRICS_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            if path.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid_text), 0)
+            continue  # that process still runs (perhaps a reused id: then we wait for a later start)
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OSError):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 @db_app.command("upgrade")

@@ -7,6 +7,7 @@ worker starts the collection), and "resend my last token" only queues an SMS to 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -34,6 +35,8 @@ from api.ussd.texts import text
 
 MAX_BODY = 4096
 MAX_INPUTS = 40
+
+log = logging.getLogger("nguvu.ussd")
 
 
 class DbCatalog:
@@ -94,6 +97,7 @@ def _reply(body: str, status: int) -> Response:
 def _answer(service: Service, service_code: str, session_id: str, phone: str, inputs: list[str]) -> str:
     with reading(service.engine) as session:
         state = menu.run(inputs, DbCatalog(session, service.clock()), service.settings.default_language)
+    log.debug("USSD step with %d inputs: screen %s", len(inputs), state.screen)  # no input values
     if state.screen == "queued":
         _queue_payment(service, service_code, session_id, phone, state)
     elif state.screen == "resent" and not _queue_resend(service, phone, state):

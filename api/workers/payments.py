@@ -38,10 +38,13 @@ def _due(service: Service, status: str) -> list[Payment]:
             )
             .order_by(col(Payment.id))
             .limit(BATCH)
+            # PostgreSQL: rows another instance is claiming right now are skipped, not waited for.
+            .with_for_update(skip_locked=True)
         ).all()
         claimed = []
         for p in rows:
-            # Claim: push next_attempt_at forward only if nobody else did (compare-and-set).
+            # Claim: push next_attempt_at forward only if nobody else did (compare-and-set). That is the
+            # lease: if this instance dies before recording an outcome, another one retakes the row then.
             res = session.execute(
                 update(Payment)
                 .where(
@@ -49,10 +52,12 @@ def _due(service: Service, status: str) -> list[Payment]:
                     col(Payment.status) == status,
                     col(Payment.next_attempt_at) == p.next_attempt_at,
                 )
-                .values(next_attempt_at=now + timedelta(seconds=60))
+                .values(next_attempt_at=now + timedelta(seconds=service.settings.worker_lease_seconds))
             )
             if affected(res) == 1:
                 claimed.append(p)
+        if claimed:
+            log.debug("claimed %d %s payments", len(claimed), status)
         return claimed
 
 

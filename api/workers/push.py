@@ -2,14 +2,19 @@
 
 The SMS is queued whatever happens here; this is the automatic recharge on top. Retries follow the
 protocol's rule that tokens are safe to resend (`used` after a retry means an earlier attempt landed).
+Pushes to different meters run at once (up to NGUVU_PUSH_PARALLEL per instance: each mostly waits for
+its meter); one meter gets its tokens one at a time and in issue order (a push is taken only when no
+earlier push of its meter is still queued), so a meter never sees a newer token before an older one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
@@ -20,8 +25,6 @@ from api.service import Service
 from api.workers.loop import backoff
 
 log = logging.getLogger("nguvu.workers.push")
-BATCH = 10
-LEASE = timedelta(seconds=60)
 # Final outcomes: the meter decided. Anything else (link error, `locked`, ERROR) is retried.
 FINAL = {
     "accept",
@@ -41,6 +44,8 @@ FINAL = {
 
 def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
     now = service.clock()
+    lease = timedelta(seconds=service.settings.worker_lease_seconds)
+    earlier = aliased(MeterPush)
     with transaction(service.engine) as session:
         rows = session.execute(
             select(MeterPush, col(Token.token), col(Meter.serial_url))
@@ -50,9 +55,17 @@ def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
                 col(MeterPush.status) == "queued",
                 col(MeterPush.next_attempt_at) <= now,
                 or_(col(MeterPush.locked_until).is_(None), col(MeterPush.locked_until) < now),
+                ~exists().where(
+                    col(earlier.meter_id) == col(MeterPush.meter_id),
+                    col(earlier.status) == "queued",
+                    col(earlier.id) < col(MeterPush.id),
+                ),
             )
             .order_by(col(MeterPush.id))
-            .limit(BATCH)
+            .limit(service.settings.push_parallel)
+            # PostgreSQL: skip pushes another instance is claiming; lock only the push rows (never the
+            # meters, which vends lock).
+            .with_for_update(skip_locked=True, of=MeterPush)
         ).all()
         claimed = []
         for push, token, url in rows:
@@ -63,10 +76,12 @@ def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
                     col(MeterPush.status) == "queued",
                     or_(col(MeterPush.locked_until).is_(None), col(MeterPush.locked_until) < now),
                 )
-                .values(locked_until=now + LEASE)
+                .values(locked_until=now + lease)
             )
             if affected(res) == 1:
                 claimed.append((push, token, url))
+        if claimed:
+            log.debug("claimed %d meter pushes", len(claimed))
         return claimed
 
 
@@ -107,8 +122,18 @@ async def push_one(service: Service, push: MeterPush, token: str, url: str) -> s
 
 async def one_pass(service: Service) -> int:
     rows = await run_in_threadpool(claim, service)
-    for push, token, url in rows:
+
+    async def one(push: MeterPush, token: str, url: str) -> None:
         result = await push_one(service, push, token, url)
         service.metrics.pushes.labels(result).inc()
         log.info("pushed token to meter %s: %s", push.meter_id, result)
+
+    # Rows are for distinct meters (at most one queued push per meter is claimable): they run at once.
+    # Each records its own outcome; a failure (the database) is raised once all have ended.
+    outcomes = await asyncio.gather(
+        *(one(push, token, url) for push, token, url in rows), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
     return len(rows)

@@ -17,7 +17,6 @@ from api.workers.loop import backoff
 
 log = logging.getLogger("nguvu.workers.sms")
 BATCH = 50
-LEASE = timedelta(seconds=120)
 
 
 def claim(service: Service) -> list[SmsOutbox]:
@@ -32,6 +31,7 @@ def claim(service: Service) -> list[SmsOutbox]:
             )
             .order_by(col(SmsOutbox.id))
             .limit(BATCH)
+            .with_for_update(skip_locked=True)  # PostgreSQL: skip rows another instance is claiming
         ).all()
         claimed = []
         for row in rows:
@@ -42,10 +42,12 @@ def claim(service: Service) -> list[SmsOutbox]:
                     col(SmsOutbox.status) == "queued",
                     or_(col(SmsOutbox.locked_until).is_(None), col(SmsOutbox.locked_until) < now),
                 )
-                .values(locked_until=now + LEASE)
+                .values(locked_until=now + timedelta(seconds=service.settings.worker_lease_seconds))
             )
             if affected(res) == 1:
                 claimed.append(row)
+        if claimed:
+            log.debug("claimed %d SMS", len(claimed))
         return claimed
 
 
@@ -127,9 +129,31 @@ def depth(service: Service) -> int:
         return int(session.scalar(select(func.count()).where(col(SmsOutbox.status) == "queued")) or 0)
 
 
+def release(service: Service, row_ids: list[int]) -> None:
+    """Give claimed rows back (the lease would end before they are sent): any instance may take them."""
+    with transaction(service.engine) as session:
+        session.execute(
+            update(SmsOutbox)
+            .where(col(SmsOutbox.id).in_(row_ids), col(SmsOutbox.status) == "queued")
+            .values(locked_until=None)
+        )
+
+
+# A send may take the HTTP timeout (15 s): none starts unless it can end before the lease does, so no
+# other instance retakes a message while this one is still sending it.
+SEND_MARGIN = timedelta(seconds=20)
+
+
 async def one_pass(service: Service) -> int:
+    claimed_at = service.clock()
     rows = await run_in_threadpool(claim, service)
-    for row in rows:
+    last_start = claimed_at + timedelta(seconds=service.settings.worker_lease_seconds) - SEND_MARGIN
+    for i, row in enumerate(rows):
+        if service.clock() > last_start or service.stopping.is_set():
+            await run_in_threadpool(release, service, [r.id for r in rows[i:] if r.id is not None])
+            log.debug("released %d SMS before the lease ended", len(rows) - i)
+            break
         result = await send_one(service, row)
         service.metrics.sms_sent.labels(result).inc()
+        log.debug("SMS %s: %s", row.id, result)
     return len(rows)
