@@ -248,6 +248,12 @@ def fleet(
     tcp: Annotated[
         bool, typer.Option(help="One loopback TCP port per meter (socket://) instead of one pty each.")
     ] = False,
+    tcp_port: Annotated[
+        int | None,
+        typer.Option(
+            help="With --tcp: meter i listens on BASE+i (stable across restarts); default any free port."
+        ),
+    ] = None,
     fsync: Annotated[bool, typer.Option(help="fsync every state write (durable).")] = True,
     workers: Annotated[
         int | None,
@@ -281,6 +287,8 @@ def fleet(
         workers = 8 if fsync and not memory else 0
     if not 0 <= workers <= 64:
         raise UsageError("--workers must be 0-64")
+    if tcp_port is not None and not (tcp and tcp_port >= 1024 and tcp_port + count <= 65536):
+        raise UsageError("--tcp-port needs --tcp and BASE+COUNT within 1024-65535")
     clock = SystemClock()
     hub = Hub(clock, tick_ms=tick_ms, workers=workers)
     members = build_fleet(
@@ -291,6 +299,7 @@ def fleet(
         _settings(load, time_factor, low_credit, 230.0, save_every),
         directory=None if memory else directory,
         tcp_host="127.0.0.1" if tcp else None,
+        tcp_port=tcp_port or 0,
         durable=fsync,
     )
     write_manifest(directory / MANIFEST, members)

@@ -43,16 +43,19 @@ def build_fleet(
     *,
     directory: Path | None,
     tcp_host: str | None = None,
+    tcp_port: int = 0,
     durable: bool = True,
 ) -> list[tuple[Meter, Link]]:
     """Load (or create) `count` meters and attach each to its own endpoint on `hub`.
 
     Meters whose state file exists are loaded as they are; missing ones are created with `key` and a
     decoder key derived from `vending_key`. With `directory=None` the meters live in memory only.
+    With `tcp_host`, each meter listens on a TCP port: any free one, or `tcp_port + i` for the i-th meter
+    when `tcp_port` is given, so a fleet restarted on its state files is found at the same addresses.
     """
     now = hub.clock.now_ms()
     members: list[tuple[Meter, Link]] = []
-    for drn in fleet_drns(count):
+    for i, drn in enumerate(fleet_drns(count)):
         pan = pan_from_drn(drn)
         store = open_store(directory, pan.pan, durable)
         if store.load() is None:
@@ -60,7 +63,7 @@ def build_fleet(
             meter = create_meter(store, identity, decoder_key_for(identity, vending_key), settings, now)
         else:
             meter = Meter.load(store, settings, now)
-        link: Link = TcpLink(tcp_host) if tcp_host else PtyLink()
+        link: Link = TcpLink(tcp_host, tcp_port + i if tcp_port else 0) if tcp_host else PtyLink()
         hub.add(meter, link)
         members.append((meter, link))
     return members

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from emulator_kit import KEY_A, SerialHost, Vendor
+from emulator_kit import KEY_A, PARAMS, TEST_VENDING_KEY, SerialHost, Vendor
 from typer.testing import CliRunner
 
 import cli.meter_cmds  # noqa: F401  (registers the commands)
 from cli.apps import app
 from meter_emulator.meter import Meter, MeterSettings
 from meter_emulator.store import FileStore
+from tokencore import MeterProfile, derive_decoder_key, pan_from_drn
 
 NGUVU_METER = "import cli.meter_cmds; from cli.apps import app; app()"
 runner = CliRunner()
@@ -241,3 +242,51 @@ def test_a_damaged_state_file_is_a_clear_error(tmp_path: Path, content: bytes) -
     result = runner.invoke(app, ["meter", "show", str(state)])
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_fleet_on_fixed_tcp_ports_is_found_at_the_same_addresses_after_a_kill(
+    tmp_path: Path, vending_key_file: Path
+) -> None:
+    """`--tcp --tcp-port BASE`: meter i on BASE+i; after SIGKILL the fleet restarts on its state files,
+    at the same ports, with the credit a token gave before the kill."""
+    with socket.socket() as probe:  # a free range is likely just above a port the kernel hands out
+        probe.bind(("127.0.0.1", 0))
+        base = int(probe.getsockname()[1]) % 20000 + 30000
+    directory = tmp_path / "fleet"
+    command = [
+        *(sys.executable, "-c", NGUVU_METER, "meter", "fleet", str(directory), "--count", "5"),
+        *("--tcp", "--tcp-port", str(base), "--vending-key-file", str(vending_key_file)),
+        *("--base-date", "1993"),
+    ]
+
+    def start() -> tuple[subprocess.Popen[str], list[dict[str, str]]]:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        assert proc.stdout is not None
+        summary = json.loads(proc.stdout.readline())
+        return proc, json.loads(Path(summary["manifest"]).read_text())
+
+    proc, rows = start()
+    try:
+        assert [row["endpoint"] for row in rows] == [f"socket://127.0.0.1:{base + i}" for i in range(5)]
+        row = rows[3]
+        profile = MeterProfile(pan_from_drn(row["drn"]), PARAMS)
+        vendor = Vendor(profile, derive_decoder_key(TEST_VENDING_KEY, profile))
+        host = SerialHost(row["endpoint"])
+        assert host.request(f"TOKEN {vendor.credit('3').token}") == "RESULT accept amount=3.0 credit=3.0"
+        host.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    proc, again = start()
+    try:
+        assert again == rows
+        host = SerialHost(rows[3]["endpoint"])
+        assert host.request("STATUS").startswith("STATUS credit=3.0 ")
+        host.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
