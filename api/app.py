@@ -157,6 +157,10 @@ def create_app(settings: Settings, *, service: Service | None = None) -> Starlet
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, service.engine)
+        # A PKCS#11 store logs in now (in this process), so a wrong module, token or PIN stops the start.
+        start_store = getattr(service.keyring.store, "start", None)
+        if start_store is not None:
+            await run_in_threadpool(start_store)
         service.bind_loop(asyncio.get_running_loop())
         tasks = []
         if settings.run_workers:

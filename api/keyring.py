@@ -1,8 +1,13 @@
 """Turns a meter row into what tokencore needs: its profile and its decoder key.
 
-Vending keys are unsealed with the KEK the first time they are needed and kept in process memory (the
-process already holds the KEK, so this adds no exposure); issuers (decoder key + cipher) are cached per meter
-and key parameters, bounded, because building one costs key derivation and cipher set-up on every vend.
+The decoder key comes from a key store chosen by NGUVU_KEYSTORE: `SoftwareStore` (vending keys sealed
+under the KEK, unsealed the first time they are needed and kept in process memory: the process already
+holds the KEK, so this adds no exposure) or `api.hsm.Pkcs11Store` (vending keys in a PKCS#11 token,
+DKGA 04 computed there). A key row of kind "decoder" holds one meter's decoder key delivered by the key
+management centre (sealed under the KEK, bound to the meter's PAN and key parameters): that is how DKGA 02
+meters vend under the PKCS#11 store. Issuers (decoder key + cipher) are cached per meter and key
+parameters, bounded, because building one costs key derivation and cipher set-up on every vend; a
+decoder key lives only inside its cached issuer.
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from api.keystore import Kek, KeystoreError
 from api.models import VendingKeyRecord
+from api.wrapped import binding_of
 from tokencore import (
     BaseDate,
     DecoderKey,
@@ -49,32 +55,77 @@ def profile_of(meter: Any) -> MeterProfile:
     return MeterProfile(pan=parse_pan(meter.pan), key=key_params_of(meter))
 
 
-class Keyring:
+class KeyStore(Protocol):
+    """Where vending keys live and where DKGA runs. `kek` seals what is stored in the database."""
+
+    name: str  # the `store` column of the key rows it holds: "kek" or "pkcs11"
+    accepts_plaintext: bool  # `nguvu vending-key add` (a key typed in) is allowed
+    kek: Kek
+
+    def seal(self, label: str, key: VendingKey) -> bytes: ...
+
+    def decoder_key(self, record: VendingKeyRecord, profile: MeterProfile) -> DecoderKey: ...
+
+
+class SoftwareStore:
+    """Vending keys sealed under the KEK in the database; DKGA 02/04 computed in this process."""
+
+    name = "kek"
+    accepts_plaintext = True
+
     def __init__(self, kek: Kek) -> None:
-        self._kek = kek
+        self.kek = kek
         self._lock = threading.Lock()
-        self._vending: dict[int, VendingKey] = {}
-        self._issuers: OrderedDict[tuple[object, ...], Issuer] = OrderedDict()
+        self._vending: dict[str, VendingKey] = {}
 
     def __repr__(self) -> str:
-        return f"Keyring(<{len(self._vending)} vending keys hidden>)"
+        return f"SoftwareStore(<{len(self._vending)} vending keys hidden>)"
 
     def seal(self, label: str, key: VendingKey) -> bytes:
-        return self._kek.seal(label, key.reveal())
+        return self.kek.seal(label, key.reveal())
 
-    def vending_key(self, record: VendingKeyRecord) -> VendingKey:
-        assert record.id is not None
+    def vending_key(self, label: str, sealed: bytes) -> VendingKey:
         with self._lock:
-            cached = self._vending.get(record.id)
+            cached = self._vending.get(label)
         if cached is not None:
             return cached
-        key = VendingKey(self._kek.open(record.label, record.sealed))
+        key = VendingKey(self.kek.open(label, sealed))
         with self._lock:
-            self._vending[record.id] = key
+            self._vending[label] = key
         return key
 
     def decoder_key(self, record: VendingKeyRecord, profile: MeterProfile) -> DecoderKey:
-        return derive_decoder_key(self.vending_key(record), profile)
+        return derive_decoder_key(self.vending_key(record.label, record.sealed), profile)
+
+
+class Keyring:
+    def __init__(self, store: KeyStore | Kek) -> None:
+        self.store: KeyStore = SoftwareStore(store) if isinstance(store, Kek) else store
+        self._lock = threading.Lock()
+        self._issuers: OrderedDict[tuple[object, ...], Issuer] = OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"Keyring({self.store!r})"
+
+    def seal(self, label: str, key: VendingKey) -> bytes:
+        """A vending key typed in, sealed for its row. Raises KeystoreError under the PKCS#11 store."""
+        return self.store.seal(label, key)
+
+    def decoder_key(self, record: VendingKeyRecord, profile: MeterProfile) -> DecoderKey:
+        """The decoder key of the meter `profile` under the key row `record`. Raises KeystoreError (a
+        key held by the other store, a decoder key made for other parameters) or TokenError."""
+        if record.kind == "decoder":
+            if record.bound_to != binding_of(profile):
+                raise KeystoreError(
+                    f"decoder key {record.label!r} was made for other key parameters or another meter"
+                )
+            return DecoderKey(self.store.kek.open(record.label, record.sealed))
+        if record.store != self.store.name:
+            raise KeystoreError(
+                f"vending key {record.label!r} is held by the {record.store!r} key store, but "
+                f"NGUVU_KEYSTORE is {self.store.name!r}"
+            )
+        return self.store.decoder_key(record, profile)
 
     def issuer(self, meter: Any, load_record: Callable[[], VendingKeyRecord | None]) -> Issuer:
         """The token issuer of a meter (a Meter or a meters row): its decoder key derived and its cipher

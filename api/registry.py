@@ -49,7 +49,12 @@ def add_vending_key(
         raise InvalidInput("vending key must be 16 or 40 hex digits", code="invalid_vending_key") from None
     if session.scalars(select(VendingKeyRecord).where(col(VendingKeyRecord.label) == label)).first():
         raise Conflict(f"vending key {label!r} exists")
-    record = VendingKeyRecord(label=label, sealed=keyring.seal(label, key))
+    if not keyring.store.accepts_plaintext:
+        raise InvalidInput(
+            "the PKCS#11 key store takes vending keys only wrapped: nguvu vending-key import LABEL --wrapped FILE",
+            code="plaintext_key_refused",
+        )
+    record = VendingKeyRecord(label=label, sealed=keyring.seal(label, key), bits=key.bits)
     session.add(record)
     session.flush()
     audit.record(session, actor, "vending_key_added", label, after={"label": label, "id": record.id})

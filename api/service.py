@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.db import make_engine
-from api.keyring import Keyring
+from api.keyring import Keyring, KeyStore, SoftwareStore
 from api.metrics import Metrics
 from api.models.base import utcnow
 from api.payments.base import PaymentEvent, PaymentProvider
@@ -27,6 +27,16 @@ from api.sms.base import SmsProvider
 from api.vend import Vendor, VendResult
 
 log = logging.getLogger("nguvu.service")
+
+
+def build_store(settings: Settings) -> KeyStore:
+    """The key store NGUVU_KEYSTORE names (the PKCS#11 session opens at first use, in each process)."""
+    if settings.keystore == "pkcs11":
+        from api.hsm import Pkcs11Store
+
+        assert settings.pkcs11 is not None
+        return Pkcs11Store(settings.pkcs11, settings.kek)
+    return SoftwareStore(settings.kek)
 
 
 class VendQueue:
@@ -94,7 +104,7 @@ class Service:
         self._owns_engine = engine is None
         self.engine = engine or make_engine(settings.resolved_database_url)
         self.metrics = Metrics()
-        self.keyring = Keyring(settings.kek)
+        self.keyring = Keyring(build_store(settings))
         self.vendor = Vendor(self.engine, self.keyring, self.metrics, clock=clock)
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         self._sms_write = sms_write

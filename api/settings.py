@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from api.hsm import Pin, Pkcs11Config
 from api.keystore import Kek
 
 
@@ -91,6 +92,9 @@ class Settings:
     """Everything the service needs to run. Secrets (the KEK) are wrapped and never printed."""
 
     kek: Kek
+    # Where vending keys live: "kek" (sealed in the database) or "pkcs11" (a token, docs/keys.md).
+    keystore: str = "kek"
+    pkcs11: Pkcs11Config | None = None
     data_dir: Path = Path("data")
     database_url: str = ""
     payment_provider: str = "sandbox"
@@ -124,6 +128,10 @@ class Settings:
     provider_env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.keystore not in ("kek", "pkcs11"):
+            raise SettingsError("NGUVU_KEYSTORE must be kek or pkcs11")
+        if self.keystore == "pkcs11" and self.pkcs11 is None:
+            raise SettingsError("NGUVU_KEYSTORE=pkcs11 needs NGUVU_PKCS11_MODULE, _TOKEN and _PIN_FILE")
         if self.default_language not in LANGUAGES:
             raise SettingsError(f"NGUVU_LANGUAGE must be one of {', '.join(LANGUAGES)}")
         if not self.public_base_url.startswith(("http://", "https://")):
@@ -163,7 +171,8 @@ class Settings:
         return (
             f"Settings(data_dir={str(self.data_dir)!r}, "
             f"database={_redact_url(self.resolved_database_url)!r}, "
-            f"payment_provider={self.payment_provider!r}, sms_provider={self.sms_provider!r})"
+            f"payment_provider={self.payment_provider!r}, sms_provider={self.sms_provider!r}, "
+            f"keystore={self.keystore!r})"
         )
 
     @staticmethod
@@ -178,8 +187,11 @@ class Settings:
         env = dict(os.environ if env is None else env)
         kek = _read_kek(env)
         data_dir = Path(env.get("NGUVU_DATA_DIR") or "data")
+        keystore = env.get("NGUVU_KEYSTORE") or "kek"
         return cls(
             kek=kek,
+            keystore=keystore,
+            pkcs11=_read_pkcs11(env) if keystore == "pkcs11" else None,
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL", ""),
             payment_provider=env.get("NGUVU_PAYMENT_PROVIDER") or "sandbox",
@@ -239,6 +251,23 @@ def _read_kek(env: Mapping[str, str]) -> Kek:
         return Kek.from_hex(raw)
     except ValueError:
         raise SettingsError("NGUVU_KEK must be 64 hex digits (a 256-bit key)") from None
+
+
+def _read_pkcs11(env: Mapping[str, str]) -> Pkcs11Config:
+    """The token's settings; the PIN only from a file (a secret store mounts one), never argv or env."""
+    for name in ("NGUVU_PKCS11_MODULE", "NGUVU_PKCS11_TOKEN", "NGUVU_PKCS11_PIN_FILE"):
+        if not env.get(name):
+            raise SettingsError(f"NGUVU_KEYSTORE=pkcs11 needs {name}")
+    module = Path(env["NGUVU_PKCS11_MODULE"])
+    if not module.is_file():
+        raise SettingsError(f"NGUVU_PKCS11_MODULE: no such file {str(module)!r}")
+    try:
+        pin = Path(env["NGUVU_PKCS11_PIN_FILE"]).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"NGUVU_PKCS11_PIN_FILE cannot be read: {exc.strerror}") from None
+    if not pin:
+        raise SettingsError("NGUVU_PKCS11_PIN_FILE is empty")
+    return Pkcs11Config(module, env["NGUVU_PKCS11_TOKEN"], Pin(pin))
 
 
 def _redact_url(url: str) -> str:

@@ -23,6 +23,7 @@ from api.actors import Actor
 from api.db import make_engine, transaction
 from api.errors import FieldErrors, InvalidInput, ServiceError
 from api.keyring import Keyring
+from api.keystore import KeystoreError
 from api.metrics import MULTIPROC_ENV
 from api.models.base import utcnow
 from api.registry import (
@@ -34,6 +35,7 @@ from api.registry import (
     create_api_key,
     register_meter,
 )
+from api.service import build_store
 from api.settings import Settings, SettingsError
 from api.usecases import tariffs
 from api.usecases.tariffs import TariffInput
@@ -47,7 +49,9 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 subscriber_app = typer.Typer(help="Subscribers.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Vendor API keys.", no_args_is_help=True)
 tariff_app = typer.Typer(help="Tariffs (price per kWh, VAT, purchase limits).", no_args_is_help=True)
-vkey_app = typer.Typer(help="Vending keys (stored encrypted under NGUVU_KEK).", no_args_is_help=True)
+vkey_app = typer.Typer(
+    help="Vending keys (sealed under NGUVU_KEK, or in a PKCS#11 token: docs/keys.md).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(subscriber_app, name="subscriber")
@@ -70,6 +74,9 @@ def service_guarded(func: Callable[P, R]) -> Callable[P, R]:
             print(f"error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
         except ServiceError as exc:
+            print(f"error: {exc} ({exc.code})", file=sys.stderr)
+            raise typer.Exit(1) from None
+        except KeystoreError as exc:
             print(f"error: {exc} ({exc.code})", file=sys.stderr)
             raise typer.Exit(1) from None
 
@@ -224,7 +231,7 @@ def vending_key_add(
     settings, engine = _engine_and_upgrade()
     key_hex = _read_secret_file(key_file, "NGUVU_VENDING_KEY", "vending key")
     with transaction(engine) as s:
-        add_vending_key(s, Keyring(settings.kek), label, key_hex, actor=Actor.cli())
+        add_vending_key(s, Keyring(build_store(settings)), label, key_hex, actor=Actor.cli())
     print(f"vending key {label} stored (encrypted)")
 
 
@@ -407,3 +414,7 @@ def apikey_create(
     with transaction(engine) as s:
         key = create_api_key(s, actor=Actor.cli(), name=name, scopes=scope)
     print(key)
+
+
+# The key ceremony commands (PKCS#11 store) join the `vending-key` group defined here.
+from cli import key_cmds  # noqa: E402, F401

@@ -5,20 +5,31 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Integer, LargeBinary, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from api.models.base import MONEY, RATE, UtcDateTime, utcnow
 
 
 class VendingKeyRecord(SQLModel, table=True):
-    """A vending key, sealed with the KEK (see api.keystore). Never returned by any API."""
+    """A key row meters refer to (api.keyring). Never returned by any API.
+
+    store "kek": a vending key sealed with the KEK (api.keystore); store "pkcs11": the vending key is an
+    object of that label in the PKCS#11 token (api.hsm) and `sealed` is empty. kind "decoder": one
+    meter's decoder key from the key management centre, sealed with the KEK, bound to the PAN and key
+    parameters in `bound_to` (api.wrapped.binding_of)."""
 
     __tablename__ = "vending_keys"
 
     id: int | None = Field(default=None, primary_key=True)
     label: str = Field(max_length=64, unique=True)
     sealed: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    store: str = Field(default="kek", sa_column=Column(String(8), nullable=False, server_default="kek"))
+    kind: str = Field(
+        default="vending", sa_column=Column(String(8), nullable=False, server_default="vending")
+    )
+    bits: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    bound_to: str = Field(default="", sa_column=Column(String(80), nullable=False, server_default=""))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime(), nullable=False))
 
     def __repr__(self) -> str:

@@ -25,8 +25,6 @@ from api.queries import tariffs as tariff_queries
 from api.usecases.fields import Fields
 from tokencore import Dkga, TokenError, meter_from_number
 
-# A sealed 160-bit key is longer than this (nonce + key + tag); DKGA 04 needs one (DKGA 02: 64 bits).
-_SEALED_64_BIT_MAX = 12 + 8 + 16
 Value = object  # a typed value, or the text a form posted
 
 
@@ -123,6 +121,7 @@ def check_new(session: Session, f: Fields, spec: MeterInput, *, taken: set[str])
         f.fail("number", "invalid_meter_number")
         return None
     meter.pan, meter.drn = pan.pan, pan.drn
+    _check_decoder_key(session, f, meter)
     if pan.pan in taken:
         f.fail("number", "duplicate_meter")
     elif session.scalars(select(col(Meter.id)).where(col(Meter.pan) == pan.pan)).first() is not None:
@@ -144,9 +143,16 @@ def _check_key(session: Session, f: Fields, label: object, meter: Meter) -> None
     if record_ is None or record_.id is None:
         f.fail("vending_key", "unknown_vending_key")
         return
-    if meter.dkga == int(Dkga.DKGA04.value) and len(record_.sealed) <= _SEALED_64_BIT_MAX:
+    if record_.kind == "vending" and meter.dkga == int(Dkga.DKGA04.value) and record_.bits < 160:
         f.fail("vending_key", "vending_key_too_short")
     meter.vending_key_id = record_.id
+
+
+def _check_decoder_key(session: Session, f: Fields, meter: Meter) -> None:
+    """A decoder key from the key management centre is one meter's: only that meter may use it."""
+    record_ = session.get(VendingKeyRecord, meter.vending_key_id) if meter.vending_key_id else None
+    if record_ is not None and record_.kind == "decoder" and not record_.bound_to.startswith(f"{meter.pan}:"):
+        f.fail("vending_key", "decoder_key_other_meter")
 
 
 def snapshot_fields(meter: Meter) -> dict[str, object]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from apitest import TestClient
+from softhsm import MODULE, Hsm, configure, make_hsm
 from sqlalchemy import Engine, select
 
 from api import migrate
@@ -78,6 +79,17 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         gc.collect()  # a connection leaked by the test surfaces here, attributed to that test
         with psycopg.connect(**dsn, autocommit=True) as conn:  # type: ignore[arg-type]
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def hsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hsm]:
+    """The session's SoftHSM2 token in a temporary directory, with a transport key (tests/api/softhsm.py)."""
+    if not MODULE.is_file():
+        pytest.fail("SoftHSM2 is not installed: run scripts/install-system-deps.sh (Debian package softhsm2)")
+    directory = tmp_path_factory.mktemp("softhsm")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SOFTHSM2_CONF", str(configure(directory)))
+        yield make_hsm(directory)
 
 
 @dataclass

@@ -122,6 +122,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "DKGA 04 needs a 160-bit vending key.",
         "sw": "DKGA 04 inahitaji ufunguo wa mauzo wa biti 160.",
     },
+    "field.decoder_key_other_meter": {
+        "fr": "Cette clé de décodeur a été livrée pour un autre compteur.",
+        "en": "This decoder key was delivered for another meter.",
+        "sw": "Ufunguo huu wa dekoda ulitolewa kwa mita nyingine.",
+    },
     "field.serial_url_required": {
         "fr": "Un compteur connecté a besoin d'une liaison série.",
         "en": "A connected meter needs a serial link.",
