@@ -139,6 +139,7 @@ class TokenThread:
         except pkcs11.PinIncorrect:
             raise KeystoreError(f"PKCS#11 token {token_label!r} refused the PIN") from None
         self._sessions[token_label] = session
+        log.info("PKCS#11 token %r: logged in (process %d)", token_label, os.getpid())
         return session
 
 
