@@ -139,7 +139,7 @@ def _vended(engine: Engine) -> list[Payment]:
 def test_a_ussd_purchase_with_the_pkcs11_store_on_two_workers(
     engine: Engine, tmp_path: Path, hsm: Hsm
 ) -> None:
-    kek, kek_hex = Kek.generate()
+    _kek, kek_hex = Kek.generate()
     vk = VendingKey(secrets.token_bytes(20))
     env = {
         **hsm.env(),
