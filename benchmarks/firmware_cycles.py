@@ -94,7 +94,7 @@ MODULE_GROUPS = [
     ("app/app_proto.c", "app: serial protocol"),
     ("app/app_ui.c", "app: keypad entry and LCD texts"),
     ("app/app_store.c", "app: EEPROM generations"),
-    ("app/app_provision.c", "app: provisioning (PROVISION requests, no-key state)"),
+    ("app/app_provision.c", "app: provisioning"),
     ("app/app_fmt.c", "app: number formatting"),
     ("hal/hal_arduino.cpp", "HAL: keypad, LCD, PZEM, EEPROM, pins"),
     ("meter/meter.ino", "sketch"),

@@ -24,6 +24,10 @@ from meter_emulator import protocol
 from meter_emulator.meter import Meter, MeterSettings
 from meter_emulator.store import FileStore, StorageError
 from tokencore import (
+    BaseDate,
+    DecoderKey,
+    Dkga,
+    Ea,
     KeyParams,
     MeterProfile,
     decode_token,
@@ -276,3 +280,29 @@ def test_pending_key_change_and_lockout_survive_a_power_cut(tmp_path: Path) -> N
     assert send(revived, clock, f"TOKEN {second}").startswith("RESULT locked")
     clock.advance(8_000)
     assert send(revived, clock, f"TOKEN {second}").startswith("RESULT accept krn=3 ti=03")
+
+
+def test_ea11_key_change_prompts_for_each_missing_section() -> None:
+    """The decoder scenario `ea11_key_change_prompts` on the emulator (the firmware test runs the same
+    tokens): PLS 2nd, PLS 3rd, PLS 4th, then the key changes; an emulated meter refuses PROVISION."""
+    clock = ManualClock()
+    params = KeyParams(sgc=123457, ti=1, krn=1, base_date=BaseDate.Y1993, dkga=Dkga.DKGA04, ea=Ea.EA11)
+    meter = new_meter(clock, params=params, key=DecoderKey.from_hex("F94B6ED353C3BFDB113E2D3A7EA3C41D"))
+    sections = [
+        "40937788669556693706",
+        "55900126766830063715",
+        "70168064023104948668",
+        "31051353433275215300",
+    ]
+    seen = []
+    for token in sections:
+        seen.append((send(meter, clock, f"TOKEN {token}"), lcd(meter, clock)[0]))
+    assert seen == [
+        ("RESULT kct_2nd_pending", "PLS 2nd"),
+        ("RESULT kct_3rd_pending", "PLS 3rd"),
+        ("RESULT kct_4th_pending", "PLS 4th"),
+        ("RESULT accept krn=2 ti=01 kt=2 ken=255 credit=0.0", "Accept"),
+    ]
+    assert (
+        send(meter, clock, "PROVISION ID 600727000000000009 123457 01 1 2 255 11 1993") == "ERROR provisioned"
+    )

@@ -278,3 +278,21 @@ def test_tamper_switch_opens_relay_until_clear_tamper_token(simulator: Simulator
     assert result == "RESULT accept tamper=0 credit=3.0"
     assert " relay=on " in cleared and " tamper=0 " in cleared
     assert "EVENT relay state=on" in after.uart
+
+
+def test_ea11_key_change_prompts_for_each_missing_section(simulator: Simulator, tmp_path: Path) -> None:
+    """The 4-token EA11 key change of the decoder scenario `ea11_key_change_prompts` (same meter): after
+    each held section the meter asks for the first one still missing, on the serial line and the LCD."""
+    sections = ["40937788669556693706", "55900126766830063715", "70168064023104948668", "31051353433275215300"]
+    script = [line for token in sections for line in (f"TOKEN {token}", "LCD")]
+    replies = simulator.run(script, tmp_path / "ee.bin", variant="ea11").replies()
+    assert replies == [
+        "RESULT kct_2nd_pending",
+        "LCD |PLS 2nd         |                |",
+        "RESULT kct_3rd_pending",
+        "LCD |PLS 3rd         |                |",
+        "RESULT kct_4th_pending",
+        "LCD |PLS 4th         |                |",
+        "RESULT accept krn=2 ti=01 kt=2 ken=255 credit=0.0",
+        "LCD |Accept          |Key changed     |",
+    ]
