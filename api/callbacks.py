@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.db import reading, transaction
-from api.errors import InvalidInput, NotFound, ServiceError
+from api.errors import NotFound, ServiceError
 from api.models import SmsOutbox
 from api.payments.base import C2BValidator
 from api.queries.meters import find as find_meter
@@ -31,10 +31,17 @@ MAX_CALLBACK_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 30
 
 
+class CallbackTooLarge(ServiceError):
+    """A callback body over MAX_CALLBACK_BYTES: refused (413) before it is parsed."""
+
+    code = "body_too_large"
+    http_status = 413
+
+
 async def _body(request: Request) -> bytes:
     body = await request.body()
     if len(body) > MAX_CALLBACK_BYTES:
-        raise InvalidInput("callback body too large", code="body_too_large")
+        raise CallbackTooLarge(f"callback body over {MAX_CALLBACK_BYTES} bytes")
     return body
 
 
@@ -77,10 +84,11 @@ async def sms_delivery(request: Request) -> Response:
     try:
         form = _form(await _body(request))
     except ValueError:
-        raise InvalidInput("delivery report must be a form", code="malformed_report") from None
+        # A ServiceError is answered 400, as every malformed callback is (docs/service.md).
+        raise ServiceError("delivery report must be a form", code="malformed_report") from None
     report = provider.parse_delivery_report(form)
     if report is None:
-        raise InvalidInput("not a delivery report", code="malformed_report")
+        raise ServiceError("not a delivery report", code="malformed_report")
     await run_in_threadpool(
         _record_delivery,
         service,

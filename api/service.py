@@ -21,7 +21,7 @@ from api.db import make_engine
 from api.keyring import Keyring, KeyStore, SoftwareStore
 from api.metrics import Metrics
 from api.models.base import utcnow
-from api.payments.base import PaymentEvent, PaymentProvider
+from api.payments.base import PaymentEvent, PaymentProvider, check_event
 from api.settings import Settings
 from api.sms.base import SmsProvider
 from api.vend import Vendor, VendResult
@@ -149,9 +149,12 @@ class Service:
 
     # Events ----------------------------------------------------------------------------------------
     async def apply_events(self, events: Sequence[PaymentEvent]) -> list[VendResult]:
-        """Apply verified events (through this loop's group-commit queue); results in order."""
+        """Apply verified events (through this loop's group-commit queue); results in order. Raises
+        PaymentCallbackError (nothing applied) when an event carries values the tables cannot hold."""
         if not events:
             return []
+        for event in events:
+            check_event(event)  # every event, before any is applied: a refusal writes nothing
         loop = asyncio.get_running_loop()
         queue = self._vend_queues.get(loop)
         if queue is None:

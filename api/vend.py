@@ -12,6 +12,7 @@ one (the same-minute rule).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -300,6 +301,8 @@ class Vendor:
         if event.status is not EventStatus.SUCCEEDED:
             return VendResult("ignored", row.id, reason=str(event.status))
         if row.status not in VENDABLE:
+            if _another_payment(row, event):
+                return self._second_payment(session, row, event)
             return VendResult("duplicate", row.id, reason=f"payment_{row.status}")
         mismatch = _mismatch(row, event)
         if mismatch:
@@ -354,6 +357,39 @@ class Vendor:
         session.flush()
         return payment
 
+    def _second_payment(self, session: Session, row: Any, event: PaymentEvent) -> VendResult:
+        """Money moved again for a payment already settled (another provider transaction id for the
+        same reference, or a success after a failure): the payer was charged twice. It is recorded as a
+        payment of its own, held for refund (audited, counted as held/second_payment), never dropped.
+        The unique (provider, provider_txn_id) constraint keeps a redelivery from recording it twice."""
+        seen = select(PAYMENTS.c.id).where(
+            PAYMENTS.c.provider == event.provider, PAYMENTS.c.provider_txn_id == event.provider_txn_id
+        )
+        if session.execute(seen).first() is not None:
+            return VendResult("duplicate", row.id, reason="provider_txn_seen")
+        reason = "second_payment" if row.provider_txn_id else "paid_after_failure"
+        payment = Payment(
+            # Derived from the provider's transaction id, unique per provider: the same record whichever
+            # process or batch gets there first.
+            reference="dup-"
+            + hashlib.sha256(f"{event.provider}|{event.provider_txn_id}".encode()).hexdigest()[:24],
+            channel=row.channel,
+            provider=event.provider,
+            provider_txn_id=event.provider_txn_id,
+            msisdn=event.msisdn or row.msisdn,
+            subscriber_id=row.subscriber_id,
+            meter_id=row.meter_id,
+            account=row.account,
+            amount=event.amount if event.amount is not None else row.amount,
+            currency=event.currency or row.currency,
+            paid_amount=event.amount,
+            language=row.language,
+            status=PaymentStatus.HELD,
+        )
+        session.add(payment)
+        session.flush()
+        return self._hold(session, payment, reason, detail=f"{reason} for payment {row.reference}")
+
     def _fail(self, session: Session, payment: Payment, event: PaymentEvent) -> VendResult:
         assert payment.id is not None
         if payment.status not in (PaymentStatus.QUEUED, PaymentStatus.PENDING):
@@ -372,7 +408,7 @@ class Vendor:
             session.add(SmsOutbox(to=payment.msisdn, text=text, kind="failed", payment_id=payment.id))
         return VendResult("failed", payment.id, reason="declined")
 
-    def _hold(self, session: Session, payment: Payment, reason: str) -> VendResult:
+    def _hold(self, session: Session, payment: Payment, reason: str, *, detail: str = "") -> VendResult:
         assert payment.id is not None
         payment.status = PaymentStatus.HELD
         payment.reason = reason
@@ -381,7 +417,7 @@ class Vendor:
                 actor=f"provider:{payment.provider}",
                 action="payment_held",
                 subject=payment.reference,
-                detail=reason,
+                detail=detail or reason,
             )
         )
         if payment.msisdn:
@@ -565,6 +601,16 @@ def _orm(session: Session, payment_id: int) -> Payment:
     payment = session.get(Payment, payment_id)
     assert payment is not None
     return payment
+
+
+def _another_payment(payment: Any, event: PaymentEvent) -> bool:
+    """A success naming a provider transaction other than the one that settled `payment` (or arriving
+    after it failed). A success without a transaction id (a status query's) proves no second charge."""
+    if event.status is not EventStatus.SUCCEEDED or event.provider_txn_id is None:
+        return False
+    if payment.status == PaymentStatus.FAILED:
+        return True
+    return payment.provider_txn_id is not None and payment.provider_txn_id != event.provider_txn_id
 
 
 def _mismatch(payment: Any, event: PaymentEvent) -> str:

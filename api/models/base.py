@@ -33,6 +33,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 # Money: 18 digits with 4 decimals holds any CDF or USD amount; units (kWh) with one decimal as STS does.
 MONEY = Numeric(18, 4, asdecimal=True)
 UNITS = Numeric(12, 1, asdecimal=True)
+# What a provider said it was paid, exactly: up to 8 decimals below 10^12 (api.payments.fields).
+PAID = Numeric(20, 8, asdecimal=True)
 RATE = Numeric(9, 6, asdecimal=True)
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from api.models.base import MONEY, UNITS, UtcDateTime, utcnow
+from api.models.base import MONEY, PAID, UNITS, UtcDateTime, utcnow
 
 
 class PaymentStatus(StrEnum):
@@ -44,7 +44,7 @@ class Payment(SQLModel, table=True):
     account: str = Field(default="", max_length=40)
     amount: Decimal = Field(sa_column=Column(MONEY, nullable=False))
     currency: str = Field(max_length=3)
-    paid_amount: Decimal | None = Field(default=None, sa_column=Column(MONEY, nullable=True))
+    paid_amount: Decimal | None = Field(default=None, sa_column=Column(PAID, nullable=True))
     language: str = Field(default="fr", max_length=2)
     # Who recorded it when a person did (the cashier of a counter sale: an api.actors label).
     created_by: str = Field(default="", max_length=80)

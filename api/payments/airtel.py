@@ -268,7 +268,7 @@ def _result_code(doc: Any) -> tuple[str | None, str]:
 def _parse_callback(body: bytes) -> tuple[dict[str, Any], object]:
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise PaymentCallbackError("airtel callback is not JSON", code="malformed_callback") from None
     txn = doc.get("transaction") if isinstance(doc, dict) else None
     if not isinstance(txn, dict) or not txn.get("id") or not txn.get("status_code"):

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from api.errors import ServiceError
-from api.payments.fields import is_e164
+from api.payments.fields import check_provider_amount, is_e164
 
 __all__ = [
     "C2B_CONFIRMATION_PATH",
@@ -41,6 +41,7 @@ __all__ = [
     "ProviderConfigError",
     "ProviderUnavailable",
     "Verification",
+    "check_event",
 ]
 
 #: Names accepted by ``NGUVU_PAYMENT_PROVIDER``.
@@ -136,6 +137,47 @@ class PaymentEvent:
     provider_ref: str | None = None  # the request id (CheckoutRequestID ...), to match CollectionStarted
     message: str = ""  # provider's human-readable result text (never contains secrets)
     verification: Verification = Verification.QUERY
+
+
+# Longest value of each identifier an event may carry: the widths of the `payments` columns it lands in.
+EVENT_FIELD_LIMITS = {"provider_txn_id": 80, "provider_ref": 80, "reference": 40, "account": 200}
+
+
+def check_event(event: PaymentEvent) -> PaymentEvent:
+    """Refuse an event whose values the payments table cannot hold as given: identifiers longer than
+    their column or not printable ASCII, an amount that is not finite, positive, below 10^12 with at most
+    8 decimals, a currency that is not three capital letters, a phone that is not E.164. Raises
+    PaymentCallbackError (400) before anything is written, so a provider sending garbage gets a definite
+    answer instead of a 500 it would retry forever."""
+    for name, limit in EVENT_FIELD_LIMITS.items():
+        value = getattr(event, name)
+        if value is not None and not (
+            isinstance(value, str) and 0 < len(value) <= limit and value.isascii() and value.isprintable()
+        ):
+            raise PaymentCallbackError(
+                f"{event.provider} callback: {name} must be 1-{limit} printable ASCII characters",
+                code="malformed_callback",
+            )
+    if event.amount is not None:
+        try:
+            check_provider_amount(event.amount)
+        except ValueError as exc:
+            raise PaymentCallbackError(f"{event.provider} callback: {exc}", code="invalid_amount") from None
+    if event.currency is not None and not (
+        isinstance(event.currency, str)
+        and len(event.currency) == 3
+        and event.currency.isascii()
+        and event.currency.isalpha()
+        and event.currency.isupper()
+    ):
+        raise PaymentCallbackError(
+            f"{event.provider} callback: currency must be three capital letters", code="malformed_callback"
+        )
+    if event.msisdn is not None and not is_e164(event.msisdn):
+        raise PaymentCallbackError(
+            f"{event.provider} callback: the payer's phone is not E.164", code="malformed_callback"
+        )
+    return event
 
 
 class CallbackReply(NamedTuple):

@@ -27,6 +27,7 @@ from api.payments.base import (
     CallbackReply,
     CollectionRequest,
     CollectionStarted,
+    PaymentCallbackError,
     PaymentEvent,
     PaymentRejected,
     PaymentStatus,
@@ -252,7 +253,12 @@ class MpesaDaraja:
     async def validate_c2b(
         self, headers: Mapping[str, str], body: bytes, lookup: AccountLookup
     ) -> CallbackReply:
-        event = parse_c2b(parse_json(body, callback=True), self.name, self._config.currency)
+        try:
+            event = parse_c2b(parse_json(body, callback=True), self.name, self._config.currency)
+        except PaymentCallbackError as exc:
+            if exc.code != "invalid_amount":
+                raise
+            return reject_c2b("C2B00013")  # an amount we would refuse at confirmation: stop it now
         if event.amount is None or event.amount <= Decimal(0):
             return reject_c2b("C2B00013")
         if not event.account or not await lookup(event.account):

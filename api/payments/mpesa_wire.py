@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from api.payments.base import (
@@ -41,7 +42,7 @@ _C2B_REASONS = {
 def parse_json(body: bytes, *, callback: bool = False) -> dict[str, Any]:
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[" nested deeper than the parser goes
         doc = None
     if isinstance(doc, dict):
         return doc
@@ -63,7 +64,7 @@ def parse_stk_callback(doc: dict[str, Any], provider: str, currency: str) -> Pay
     if isinstance(meta, dict) and isinstance(meta.get("Item"), list):
         items = {str(i.get("Name")): i.get("Value") for i in meta["Item"] if isinstance(i, dict)}
     if code == "0":
-        receipt, amount = items.get("MpesaReceiptNumber"), parse_amount(items.get("Amount"))
+        receipt, amount = items.get("MpesaReceiptNumber"), _callback_amount(items.get("Amount"))
         if not receipt or amount is None:
             raise PaymentCallbackError(
                 "mpesa success callback without receipt/amount", code="malformed_callback"
@@ -105,7 +106,7 @@ def stk_query_status(http_status: int, doc: dict[str, Any]) -> tuple[PaymentStat
 
 def parse_c2b(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent:
     """A C2B validation or confirmation payload (the same fields)."""
-    txn_id, amount = doc.get("TransID"), parse_amount(doc.get("TransAmount"))
+    txn_id, amount = doc.get("TransID"), _callback_amount(doc.get("TransAmount"))
     if not txn_id or amount is None:
         raise PaymentCallbackError("mpesa C2B payload lacks TransID/TransAmount", code="malformed_callback")
     account = str(doc.get("BillRefNumber") or "").strip() or None
@@ -121,6 +122,13 @@ def parse_c2b(doc: dict[str, Any], provider: str, currency: str) -> PaymentEvent
         message=str(doc.get("TransactionType", "")),
         verification=Verification.CHANNEL,
     )
+
+
+def _callback_amount(value: object) -> Decimal | None:
+    try:
+        return parse_amount(value)
+    except ValueError as exc:
+        raise PaymentCallbackError(f"mpesa callback amount refused: {exc}", code="invalid_amount") from None
 
 
 def accept_c2b() -> CallbackReply:

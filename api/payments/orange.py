@@ -151,7 +151,10 @@ class OrangeMoney:
         )
         status = check_status(fields)
         paid = status is PaymentStatus.SUCCEEDED
-        amount = parse_amount(fields.get("amount")) if paid else None
+        try:
+            amount = parse_amount(fields.get("amount")) if paid else None
+        except ValueError as exc:  # a garbled answer proves nothing: ask again later
+            raise ProviderUnavailable(f"orange: doCheckTrans amount unusable ({exc})") from None
         return PaymentEvent(
             self.name,
             # Orange's own id when it gives one; otherwise our transid, unique per collection.

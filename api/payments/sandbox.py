@@ -24,7 +24,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,7 @@ from api.payments.base import (
     Verification,
 )
 from api.payments.env import EnvReader
+from api.payments.fields import parse_amount
 from api.payments.secret import Secret
 
 __all__ = ["SIGNATURE_HEADER", "Outcome", "SandboxConfig", "SandboxWallet", "sign", "signed_callback"]
@@ -260,9 +261,9 @@ def _parse_callback(body: bytes) -> PaymentEvent:
     try:
         doc: Any = json.loads(body)
         status = PaymentStatus(doc["status"])
-        amount = Decimal(doc["amount"]) if doc.get("amount") is not None else None
+        amount = parse_amount(doc.get("amount"))
         txn_id, reference = str(doc["id"]), str(doc["reference"])
-    except (ValueError, KeyError, TypeError, InvalidOperation):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise PaymentCallbackError(
             "sandbox callback is not the documented JSON", code="malformed_callback"
         ) from None

@@ -27,7 +27,7 @@ class HttpResult:
     def json(self) -> Any:
         try:
             return json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProviderUnavailable(
                 f"provider answered HTTP {self.status_code} with a body that is not JSON",
                 code="provider_bad_response",

@@ -166,7 +166,7 @@ def _recipient(body: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(body)
         recipients = doc["SMSMessageData"]["Recipients"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise SmsTemporaryError(
             "africastalking: answer is not the documented JSON", code="sms_bad_response"
         ) from None

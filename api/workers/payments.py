@@ -17,7 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from api.db import affected, transaction
 from api.messages import failed_sms
 from api.models import Meter, Payment, PaymentStatus, SmsOutbox
-from api.payments.base import CollectionRequest, PaymentError, PaymentRejected, ProviderUnavailable
+from api.payments.base import (
+    CollectionRequest,
+    PaymentError,
+    PaymentRejected,
+    ProviderUnavailable,
+    check_event,
+)
 from api.payments.base import PaymentStatus as EventStatus
 from api.service import Service
 from api.workers.loop import backoff
@@ -152,8 +158,10 @@ async def _check(service: Service, payment: Payment) -> None:
     assert payment.id is not None
     s = service.settings
     try:
-        event = await service.payment_provider.query_status(payment.reference, payment.provider_ref)
-    except PaymentError:
+        event = check_event(
+            await service.payment_provider.query_status(payment.reference, payment.provider_ref)
+        )
+    except PaymentError:  # unreachable, or an answer carrying values we refuse: ask again later
         event = None
     if event is not None and event.status.is_final:
         await service.apply_events([event])

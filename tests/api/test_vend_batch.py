@@ -151,7 +151,7 @@ def test_a_mixed_batch_gives_every_event_its_lone_result(
         paid("r2", "T2"),  # same meter, same minute: a greater TID
         paid("r1", "T1"),  # the same callback again, inside the batch
         paid("r3", None, status=S.FAILED, message="declined"),
-        paid("r3", "T3"),  # success after failure: not vended
+        paid("r3", "T3"),  # success after failure: not vended, held as a payment of its own
         paid("r4", "T4"),  # the connected meter: a serial push too
         paid("r5", "T5", amount="2500"),  # amount mismatch: held
         paid("nope", "T9"),  # unknown reference
@@ -168,7 +168,7 @@ def test_a_mixed_batch_gives_every_event_its_lone_result(
         "vended",
         "duplicate",
         "failed",
-        "duplicate",
+        "held",
         "vended",
         "held",
         "unknown_payment",
