@@ -4,8 +4,8 @@ A provider amount of 3000.00001 was held as a mismatch but stored as 3000.0000, 
 difference. Provider amounts are refused above 8 decimals or from 10^12 (api.payments.fields); this
 column holds every amount accepted. Existing values fit unchanged (4 decimals, below 10^12).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
