@@ -84,6 +84,21 @@ _PAGE = [
     },
 ]
 
+# The form Africa's Talking posts; `text` is the subscriber's inputs so far, joined by '*'.
+_USSD = {
+    "schema": {
+        "type": "object",
+        "required": ["sessionId", "phoneNumber", "text"],
+        "properties": {
+            "sessionId": {"type": "string", "minLength": 1, "maxLength": 100},
+            "serviceCode": {"type": "string"},
+            "phoneNumber": {"type": "string", "pattern": "^\\+[1-9][0-9]{7,14}$", "description": "E.164"},
+            "networkCode": {"type": "string"},
+            "text": {"type": "string"},
+        },
+    }
+}
+
 
 def openapi_document() -> dict[str, Any]:
     v1 = "/api/v1"
@@ -169,7 +184,15 @@ def openapi_document() -> dict[str, Any]:
             "/ussd": {
                 "post": {
                     "summary": "USSD callback (Africa's Talking format)",
-                    "responses": {"200": {"description": "CON/END text", "content": {"text/plain": {}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/x-www-form-urlencoded": _USSD},
+                    },
+                    "responses": {
+                        "200": {"description": "CON/END text", "content": {"text/plain": {}}},
+                        "400": {"description": "not a USSD callback", "content": {"text/plain": {}}},
+                        "413": {"description": "body over 4096 bytes", "content": {"text/plain": {}}},
+                    },
                 }
             },
             "/health": {"get": {"summary": "Health", "responses": {"200": {"description": "ok"}}}},

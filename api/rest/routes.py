@@ -52,6 +52,10 @@ def _presented_key(request: Request) -> str:
 
 
 async def authorize(request: Request, scope: str) -> ApiKey:
+    """Every REST handler starts here: the key, its scope, and no NUL in the path or query (PostgreSQL
+    refuses NUL in text, which would surface as a 500 from the first look-up)."""
+    if any("\x00" in v for v in (*request.path_params.values(), *request.query_params.values())):
+        raise InvalidInput("the path and query must not contain NUL characters", code="invalid_query")
     presented = _presented_key(request)
     if not presented:
         raise Unauthorized("an API key is required (Authorization: Bearer ngv_...)", code="missing_api_key")

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 Money = Decimal
 
@@ -21,8 +21,20 @@ def _ascii_number(value: object) -> object:
 AsciiDecimal = Annotated[Decimal, BeforeValidator(_ascii_number)]
 
 
+def refuse_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: a NUL in any text input is refused before it reaches a query."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return refuse_nul(value) if isinstance(value, str) else value
 
 
 class CreditIn(Strict):
