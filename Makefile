@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test lint system-deps bench
 
-$(STAMP): pyproject.toml
+# setup.py builds the optional compiled EA07 (tokencore/ciphers/_ea07c.c): rebuilt when either changes.
+$(STAMP): pyproject.toml setup.py tokencore/ciphers/_ea07c.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -27,8 +28,15 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: setup system-deps lint
+# The engine's tests again on the pure-Python path: the run before uses the compiled EA07 when it was
+# built (system-deps first, so the C compiler and Python headers are there when setup builds it).
+ENGINE_TESTS := tests/test_vectors.py tests/test_engine_properties.py tests/test_engine_paths.py \
+	tests/test_engine_fast_paths.py tests/test_decoder_scenarios.py tests/test_decoder_stateful.py \
+	tests/test_token_batch.py tests/test_corruption.py tests/test_docs_engine.py
+
+test: system-deps setup lint
 	$(BIN)/pytest
+	NGUVU_PURE_PYTHON=1 $(BIN)/pytest -q $(ENGINE_TESTS)
 
 bench: setup
 	$(BIN)/python benchmarks/tokens.py

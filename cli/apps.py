@@ -61,6 +61,31 @@ meter_app = typer.Typer(
     help="Meter identities, emulated meters and registered meters.", no_args_is_help=True, cls=LazyGroup
 )
 
+
+def _version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import version
+
+    from tokencore.ciphers.native import engine_path_text
+
+    typer.echo(f"nguvu {version('nguvu')} (token engine: {engine_path_text()})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_version,
+        help="Print the version and which token engine path runs (compiled EA07 or pure Python).",
+    ),
+) -> None:
+    """Nguvu prepaid-electricity vending: STS tokens, meters, the vending service."""
+
+
 app.add_typer(token_app, name="token")
 app.add_typer(meter_app, name="meter")
 _TYPERS = {"nguvu": app, "token": token_app, "meter": meter_app}

@@ -21,6 +21,7 @@ from tokencore import (
     derive_decoder_key,
     parse_pan,
 )
+from tokencore.ciphers.native import compiled_available
 
 METER_A = ["--pan", "600727000000000009", "--sgc", "123456", "--ti", "1", "--krn", "1", "--base-date", "1993"]
 KEY = ["--vending-key", "ABABABABABABABAB"]
@@ -226,3 +227,14 @@ def test_key_material_never_printed_for_key_change_tokens() -> None:
     assert json.loads(decoded)["block"] == "3F12********D717"
     for text in (out, decoded):
         assert not any(word in text for word in new_key_words)
+
+
+@pytest.mark.parametrize("pure", ["1", ""])
+def test_version_names_the_token_engine_path(pure: str) -> None:
+    nguvu = str(Path(sys.executable).with_name("nguvu"))
+    env = {"PATH": "/usr/bin:/bin", "NGUVU_PURE_PYTHON": pure}
+    out = subprocess.run([nguvu, "--version"], capture_output=True, text=True, check=True, env=env).stdout
+    if pure or not compiled_available():
+        assert out.startswith("nguvu 0.1.0 (token engine: pure Python (")
+    else:
+        assert out == "nguvu 0.1.0 (token engine: compiled EA07 (C))\n"

@@ -20,6 +20,7 @@ from tokencore.amount import encode_amount, units_to_tenths
 from tokencore.blocks import CLASS_CREDIT, credit_block
 from tokencore.ciphers import REAL, TableSet, make_cipher
 from tokencore.ciphers.ea07_batch import encrypt_many
+from tokencore.ciphers.native import compiled_encrypt_many
 from tokencore.codec import encode_token
 from tokencore.digits import to_digits, transpose_class
 from tokencore.errors import FieldRangeError, KeyParameterError, TokenError
@@ -151,7 +152,9 @@ def issue_credit_fields(
         else:
             token = encode_token(CLASS_CREDIT, block, make_cipher(request.key, ea, tables))
             results.append((token, block, tid, request.rnd, field))
-    encrypted = encrypt_many(keys, blocks, tables)
+    encrypted = compiled_encrypt_many(keys, blocks, tables)
+    if encrypted is None:
+        encrypted = encrypt_many(keys, blocks, tables)
     for (index, tid, rnd, field), block, cipher_block in zip(sliced, blocks, encrypted, strict=True):
         results[index] = (to_digits(transpose_class(CLASS_CREDIT, cipher_block)), block, tid, rnd, field)
     return results

@@ -25,6 +25,7 @@ from tokencore.amount import (
 )
 from tokencore.blocks import CLASS_CREDIT, CLASS_MANAGEMENT, CLASS_TEST, KeySection, Kind, block_hex
 from tokencore.ciphers import REAL, TableSet, make_cipher
+from tokencore.ciphers.native import compiled_credit
 from tokencore.codec import encode_token
 from tokencore.digits import group, to_digits, transpose_class
 from tokencore.errors import AmountRangeError, DdtkError, FieldRangeError, KeyParameterError, KeyTypeError
@@ -89,20 +90,24 @@ def plan_credit(
     Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
     rollover, KeyExpiredError when the TID is past the key's KEN.
     """
-    block, tid, field, _ = _plan_credit(profile.key, units, at, rnd, last_tid, service)
-    return block, tid, field
+    tid, field, _ = _credit_plan(profile.key, units, at, rnd, last_tid, service)
+    return blocks.credit_block(int(service), rnd, tid, field), tid, field
 
 
-def _plan_credit(
+def _credit_plan(
     key: KeyParams, units: Decimal | int | str, at: datetime, rnd: int, last_tid: int | None, service: int
-) -> tuple[int, int, int, Decimal]:
-    """`plan_credit` for a meter's key parameters, plus the units credited (positional: the hot path)."""
+) -> tuple[int, int, Decimal]:
+    """The vending rules of `plan_credit` for a meter's key parameters: (TID, amount field, units
+    credited). Positional arguments: this is the hot path of issuing."""
     if key.kt is KeyType.DDTK:
         raise DdtkError("the meter is on a default key (KT 1, DDTK): credit tokens are refused")
     field, credited = credit_amount(units)
     tid = next_tid(at, key.base_date, last_tid)
     check_key_expiry(tid, key.ken)
-    return blocks.credit_block(int(service), _check_rnd(rnd), tid, field), tid, field, credited
+    _check_rnd(rnd)
+    if not 0 <= int(service) <= 3:
+        raise FieldRangeError(f"a credit token's service is subclass 0-3, got {service}")
+    return tid, field, credited
 
 
 def credit_token(token: str, block: int, tid: int, rnd: int, field: int) -> IssuedToken:
@@ -128,13 +133,14 @@ def _check_watts(watts: int) -> int:
 class Issuer:
     """Issues tokens for one meter with its decoder key; the cipher is built once."""
 
-    __slots__ = ("_cipher", "_key", "profile")
+    __slots__ = ("_cipher", "_compiled_credit", "_key", "profile")
 
     def __init__(self, profile: MeterProfile, decoder_key: DecoderKey, tables: TableSet = REAL) -> None:
         """Raises KeyParameterError when the key does not fit the profile's EA (64-bit EA07, 128-bit EA11)."""
         self.profile = profile
         self._key = decoder_key
         self._cipher = make_cipher(decoder_key, profile.key.ea, tables)
+        self._compiled_credit = compiled_credit(self._cipher)
 
     def __repr__(self) -> str:
         return f"Issuer(pan={self.profile.pan.pan}, key=<hidden>)"
@@ -165,8 +171,12 @@ class Issuer:
         Raises DdtkError on a DDTK meter, AmountRangeError above 1,820,162.4 units, TidError past the
         rollover, KeyExpiredError when the TID is past the key's KEN.
         """
-        block, tid, field, credited = _plan_credit(self.profile.key, units, at, rnd, last_tid, service)
-        token = to_digits(transpose_class(CLASS_CREDIT, self._cipher.encrypt_block(block)))
+        tid, field, credited = _credit_plan(self.profile.key, units, at, rnd, last_tid, service)
+        if self._compiled_credit is not None:  # block, CRC, EA07 and digits in one call
+            token, block = self._compiled_credit(self._cipher, service, rnd, tid, field)
+        else:
+            block = blocks.credit_block(int(service), rnd, tid, field)
+            token = to_digits(transpose_class(CLASS_CREDIT, self._cipher.encrypt_block(block)))
         return _issued(token, CLASS_CREDIT, block >> 60, Kind.CREDIT, block, tid, rnd, field, credited)
 
     def currency_credit(

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from tokencore.ciphers.ea07 import Ea07
 from tokencore.ciphers.misty1 import Misty1
+from tokencore.ciphers.native import compiled_ea07, on_switch
 from tokencore.ciphers.tables import REAL, SAMPLE, TableSet, table_set
 from tokencore.errors import KeyParameterError, UnsupportedError
 from tokencore.keys import DecoderKey
@@ -39,9 +40,13 @@ def _cipher(material: bytes, ea: Ea, tables: TableSet) -> BlockCipher:
     if ea is Ea.EA07:
         if len(material) != 8:
             raise KeyParameterError(f"EA07 needs a 64-bit decoder key, got {len(material) * 8}-bit")
-        return Ea07(int.from_bytes(material, "big"), tables)
+        key = int.from_bytes(material, "big")
+        return compiled_ea07(key, tables) or Ea07(key, tables)
     if ea is Ea.EA11:
         if len(material) != 16:
             raise KeyParameterError(f"EA11 needs a 128-bit decoder key, got {len(material) * 8}-bit")
         return Misty1(material)
     raise UnsupportedError("EA09 (DEA) token encryption has no public definition or test vector")
+
+
+on_switch(_cipher.cache_clear)  # a cipher cached on one path must not be served after a switch

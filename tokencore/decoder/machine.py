@@ -55,10 +55,16 @@ _decode_result = builder(DecodeResult)
 _evolve = evolver(MeterState)
 
 
-def _result(outcome: Outcome, fields: Fields | None = None, **extra: int | None) -> DecodeResult:
-    if fields is None:
-        return _decode_result(outcome, **extra)
-    return _decode_result(outcome, fields.kind, fields.token_class, fields.subclass, fields.tid, **extra)
+def _result(
+    outcome: Outcome,
+    fields: Fields,
+    amount: int | None = None,
+    register: int | None = None,
+    control: int | None = None,
+) -> DecodeResult:
+    """The result of an entry whose block was read (its kind, class, subclass and TID are known)."""
+    f = fields
+    return _decode_result(outcome, f.kind, f.token_class, f.subclass, f.tid, amount, register, control)
 
 
 def _parse_entry(digits: str) -> int | None:
@@ -70,8 +76,6 @@ def _parse_entry(digits: str) -> int | None:
 
 
 def _expire_pending(state: MeterState, now_ms: int) -> MeterState:
-    if not state.pending:
-        return state
     timeout = state.config.kct_timeout_ms
     fresh = tuple(p for p in state.pending if 0 <= now_ms - p.received_ms <= timeout)
     return state if len(fresh) == len(state.pending) else _evolve(state, pending=fresh)
@@ -101,10 +105,11 @@ def enter_token(state: MeterState, digits: str, now_ms: int) -> tuple[MeterState
     Never raises for any entry: every refusal is an Outcome, and a refused entry changes nothing but
     the lockout counter.
     """
-    state = _expire_pending(state, now_ms)
+    if state.pending:
+        state = _expire_pending(state, now_ms)
     value = _parse_entry(digits)
     token_class = None if value is None else (value >> 27) & 3
-    if state.is_locked(now_ms) and token_class != CLASS_TEST:
+    if now_ms < state.locked_until_ms and token_class != CLASS_TEST:  # state.is_locked(now_ms)
         return state, _decode_result(Outcome.LOCKED, lock_remaining_ms=state.locked_until_ms - now_ms)
     if value is None or token_class is None:
         return _wrong_entry(state, now_ms, Outcome.FORMAT_ERROR)
@@ -145,31 +150,37 @@ def _test_token(state: MeterState, now_ms: int, fields: Fields) -> tuple[MeterSt
     return state, _result(Outcome.ACCEPT, fields, control=fields.control)
 
 
+def _tid_refusal(state: MeterState, fields: Fields, tid: int, oldest: int) -> Outcome | None:
+    """The outcome refusing a token with a TID before it is applied (expired, used, old, range, DDTK),
+    or None. Overflow is checked where the amount is known."""
+    if (tid >> 16) > state.key.ken:
+        return Outcome.KEY_EXPIRED
+    if tid in state.tid_memory:
+        return Outcome.USED
+    if tid < oldest:
+        return Outcome.OLD
+    if fields.kind is Kind.CLEAR_CREDIT and fields.payload not in CLEAR_REGISTERS:
+        return Outcome.RANGE_ERROR
+    if fields.token_class == CLASS_CREDIT and state.key.kt == KeyType.DDTK:
+        return Outcome.DDTK_ERROR
+    return None
+
+
 def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeResult]:
     tid = fields.tid
     assert tid is not None
-
-    def refuse(outcome: Outcome) -> tuple[MeterState, DecodeResult]:
-        return state, _result(outcome, fields)
-
-    if (tid >> 16) > state.key.ken:
-        return refuse(Outcome.KEY_EXPIRED)
-    if tid in state.tid_memory:
-        return refuse(Outcome.USED)
-    if tid < min(state.tid_memory):
-        return refuse(Outcome.OLD)
+    oldest = min(state.tid_memory)
+    refusal = _tid_refusal(state, fields, tid, oldest)
+    if refusal is not None:
+        return state, _result(refusal, fields)
     kind = fields.kind
-    if kind is Kind.CLEAR_CREDIT and fields.payload not in CLEAR_REGISTERS:
-        return refuse(Outcome.RANGE_ERROR)
     changes: dict[str, Any] = {}
     amount = register = None
     if fields.token_class == CLASS_CREDIT:
-        if state.key.kt == KeyType.DDTK:
-            return refuse(Outcome.DDTK_ERROR)
         register = fields.subclass
         amount = _credit_amount(fields)
         if state.registers[register] + amount > state.config.register_limit:
-            return refuse(Outcome.OVERFLOW)
+            return state, _result(Outcome.OVERFLOW, fields)
         registers = list(state.registers)
         registers[register] += amount
         changes["registers"] = tuple(registers)
@@ -190,10 +201,10 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
     elif kind is Kind.WATER_FACTOR:
         changes["water_factor"] = fields.payload
     # Apply, record the TID and reset the lockout (an accepted meter-specific token) in one new state.
-    new = _evolve(
-        state, tid_memory=_recorded(state.tid_memory, tid), wrong_entries=0, locked_until_ms=0, **changes
-    )
-    return new, _result(Outcome.ACCEPT, fields, amount=amount, register=register)
+    memory = list(state.tid_memory)
+    memory[memory.index(oldest)] = tid  # the smallest (oldest) TID; the first one when several are equal
+    new = _evolve(state, tid_memory=tuple(memory), wrong_entries=0, locked_until_ms=0, **changes)
+    return new, _result(Outcome.ACCEPT, fields, amount, register)
 
 
 def _credit_amount(fields: Fields) -> int:
@@ -202,14 +213,6 @@ def _credit_amount(fields: Fields) -> int:
         return decode_currency(fields.exponent, fields.mantissa)
     assert fields.amount_field is not None
     return decode_amount(fields.amount_field) * UNIT_SCALE
-
-
-def _recorded(memory: tuple[int, ...], tid: int) -> tuple[int, ...]:
-    """The TID memory with `tid` in place of the smallest (oldest) TID; the first one when several are
-    equal."""
-    updated = list(memory)
-    updated[updated.index(min(updated))] = tid
-    return tuple(updated)
 
 
 _KCT_PROMPTS = (
