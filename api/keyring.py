@@ -6,8 +6,13 @@ holds the KEK, so this adds no exposure) or `api.hsm.Pkcs11Store` (vending keys 
 DKGA 04 computed there). A key row of kind "decoder" holds one meter's decoder key delivered by the key
 management centre (sealed under the KEK, bound to the meter's PAN and key parameters): that is how DKGA 02
 meters vend under the PKCS#11 store. Issuers (decoder key + cipher) are cached per meter and key
-parameters, bounded, because building one costs key derivation and cipher set-up on every vend; a
-decoder key lives only inside its cached issuer.
+parameters, bounded (NGUVU_ISSUER_CACHE_SIZE), because building one costs key derivation and cipher
+set-up on every vend; a decoder key lives only inside its cached issuer.
+
+A meter whose issuer is not cached (a cold meter) costs its decoder-key derivation and cipher set-up, and
+nothing more: the key row of a vending key, shared by many meters, is kept by id after its first read
+(key rows are never changed once written, so an id names one row; the row holds the key only sealed),
+instead of being read from the database again, and the parsed key parameters are shared too.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, Protocol
 
 from api.keystore import Kek, KeystoreError
 from api.models import VendingKeyRecord
+from api.settings import DEFAULT_ISSUER_CACHE_SIZE
 from api.wrapped import binding_of
 from tokencore import (
     BaseDate,
@@ -34,7 +40,8 @@ from tokencore import (
     parse_pan,
 )
 
-ISSUER_CACHE_SIZE = 20_000
+# Distinct key-parameter sets kept (a utility has a handful: supply groups x tariff indexes x revisions).
+PARAMS_CACHE_SIZE = 4096
 
 
 def key_params_of(meter: Any) -> KeyParams:
@@ -99,10 +106,13 @@ class SoftwareStore:
 
 
 class Keyring:
-    def __init__(self, store: KeyStore | Kek) -> None:
+    def __init__(self, store: KeyStore | Kek, issuer_cache_size: int = DEFAULT_ISSUER_CACHE_SIZE) -> None:
         self.store: KeyStore = SoftwareStore(store) if isinstance(store, Kek) else store
         self._lock = threading.Lock()
         self._issuers: OrderedDict[tuple[object, ...], Issuer] = OrderedDict()
+        self._issuer_cache_size = issuer_cache_size
+        self._params: dict[tuple[object, ...], KeyParams] = {}
+        self._records: dict[int, VendingKeyRecord] = {}  # vending-key rows by id, detached copies
 
     def __repr__(self) -> str:
         return f"Keyring({self.store!r})"
@@ -148,13 +158,42 @@ class Keyring:
             if cached is not None:
                 self._issuers.move_to_end(cache_key)
                 return cached
-        profile = profile_of(meter)
-        record = load_record()
+            params = self._params.get(cache_key[1:9])
+            record = self._records.get(meter.vending_key_id)
+        if params is None:
+            params = self._remember_params(cache_key[1:9], key_params_of(meter))
         if record is None:
-            raise KeystoreError(f"vending key #{meter.vending_key_id} is missing")
+            record = self._remember_record(load_record(), meter.vending_key_id)
+        profile = MeterProfile(pan=parse_pan(meter.pan), key=params)
         issuer = Issuer(profile, self.decoder_key(record, profile))
         with self._lock:
             self._issuers[cache_key] = issuer
-            if len(self._issuers) > ISSUER_CACHE_SIZE:
+            if len(self._issuers) > self._issuer_cache_size:
                 self._issuers.popitem(last=False)
         return issuer
+
+    def _remember_params(self, columns: tuple[object, ...], params: KeyParams) -> KeyParams:
+        with self._lock:
+            if len(self._params) >= PARAMS_CACHE_SIZE:
+                self._params.clear()
+            self._params[columns] = params
+        return params
+
+    def _remember_record(self, record: VendingKeyRecord | None, key_id: int) -> VendingKeyRecord:
+        """Keep a vending key's row (a copy, free of the session that read it). A decoder key's row
+        serves one meter only, whose issuer is cached anyway: not kept."""
+        if record is None:
+            raise KeystoreError(f"vending key #{key_id} is missing")
+        if record.kind == "vending":
+            copy = VendingKeyRecord(
+                id=record.id,
+                label=record.label,
+                sealed=record.sealed,
+                store=record.store,
+                kind=record.kind,
+                bits=record.bits,
+                bound_to=record.bound_to,
+            )
+            with self._lock:
+                self._records[key_id] = copy
+        return record

@@ -104,7 +104,7 @@ class Service:
         self._owns_engine = engine is None
         self.engine = engine or make_engine(settings.resolved_database_url)
         self.metrics = Metrics()
-        self.keyring = Keyring(build_store(settings))
+        self.keyring = Keyring(build_store(settings), settings.issuer_cache_size)
         self.vendor = Vendor(self.engine, self.keyring, self.metrics, clock=clock)
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         self._sms_write = sms_write

@@ -29,6 +29,8 @@ LANGUAGES = ("fr", "en", "sw")
 # keyword) and TENA (Swahili "again") say "send it again". Any other text gets a short help SMS.
 DEFAULT_RESEND_KEYWORDS = ("JETON", "TOKEN", "TOKENI", "CODE", "RESEND", "TENA")
 _MAX_KEYWORD = 20
+# Meters whose issuer (decoder key and cipher, about 2 KB) a service process keeps: NGUVU_ISSUER_CACHE_SIZE.
+DEFAULT_ISSUER_CACHE_SIZE = 50_000
 
 
 def _int(env: Mapping[str, str], name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
@@ -121,6 +123,7 @@ class Settings:
     # Dates shown to subscribers (the resend SMS) are local: Beni (North Kivu) keeps Central Africa Time.
     timezone: str = "Africa/Lubumbashi"
     vend_batch_max: int = 200  # payment events per vend transaction at most (1: no group commit)
+    issuer_cache_size: int = DEFAULT_ISSUER_CACHE_SIZE
     # The back office under /admin: on by default; a session ends after this idle time or this age.
     admin_enabled: bool = True
     admin_idle_minutes: int = 30
@@ -215,6 +218,7 @@ class Settings:
             sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),
             timezone=env.get("NGUVU_TIMEZONE") or "Africa/Lubumbashi",
             vend_batch_max=_int(env, "NGUVU_VEND_BATCH_MAX", 200, 1, 1000),
+            issuer_cache_size=_int(env, "NGUVU_ISSUER_CACHE_SIZE", DEFAULT_ISSUER_CACHE_SIZE, 0, 10**7),
             admin_enabled=_bool(env, "NGUVU_ADMIN", True),
             admin_idle_minutes=_int(env, "NGUVU_ADMIN_IDLE_MINUTES", 30, 1, 24 * 60),
             admin_session_hours=_int(env, "NGUVU_ADMIN_SESSION_HOURS", 12, 1, 24 * 7),

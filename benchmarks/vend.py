@@ -5,6 +5,9 @@ wallet's signed callback arrives over HTTP, the adapter verifies it, the vend tr
 (tokencore, the meter's key and last TID), stores it, queues the SMS and commits durably (SQLite
 synchronous=FULL / PostgreSQL fsync). Payments are pre-queued as PENDING, spread over many meters (a
 utility's real load) and, separately, all on one meter (the worst case: every vend serialises on it).
+With --cold-meters N --cold-active M, N more meters are registered and a cold phase spreads the vends over
+M of them picked at random, so nearly every vend meets a meter the worker has not seen (no issuer cached):
+its vends/s print beside the warm full-load phase of the same service.
 
 Baseline, side by side: the same service with group commit off (NGUVU_VEND_BATCH_MAX=1: one transaction,
 one commit per vend) runs the full-load and paced phases first; the group-commit run prints its ratio.
@@ -14,7 +17,8 @@ payment of the phase got exactly one token.
 Prints figures only (no assertions). Bounded: a few thousand requests per run, loopback only.
 
     .venv/bin/python benchmarks/vend.py [--vends 3000] [--meters 200] [--concurrency 32] [--workers 1]
-                                        [--no-postgres] [--no-baseline]
+                                        [--cold-meters 100000 --cold-active 20000]
+                                        [--no-postgres] [--no-sqlite] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import secrets
 import signal
 import socket
@@ -123,6 +128,25 @@ def seed(service: Service, meters: int) -> list[int]:
             )
             assert m.id is not None
             ids.append(m.id)
+    return ids
+
+
+def seed_cold(engine: Engine, template_id: int, count: int) -> list[int]:
+    """`count` more meters like the template (same key, subscriber and tariff), inserted in bulk."""
+    with transaction(engine) as s:
+        template = s.get(Meter, template_id)
+        assert template is not None
+        same = ("subscriber_id", "tariff_name", "sgc", "ti", "krn", "kt", "ken", "base_date", "dkga", "ea")
+        base = {name: getattr(template, name) for name in (*same, "vending_key_id")}
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    for start in range(0, count, 10_000):
+        rows = []
+        for i in range(start, min(count, start + 10_000)):
+            number = pan_from_drn(drn(10_000_000 + i))
+            rows.append(dict(base, pan=number.pan, drn=number.drn, created_at=now))
+        with transaction(engine) as s:
+            ids += s.execute(insert(Meter).returning(col(Meter.id)), rows).scalars().all()
     return ids
 
 
@@ -389,6 +413,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
         settings = Settings(kek=kek, data_dir=Path(tmp), run_workers=False, migrate_on_start=False)
         service = Service(settings, engine=engine, sms_write=lambda _line: None)
         meter_ids = seed(service, args.meters)
+        cold_ids = seed_cold(engine, meter_ids[0], args.cold_meters) if args.cold_meters else []
         env = {"NGUVU_KEK": kek_hex, "NGUVU_DATA_DIR": tmp, "NGUVU_SMS_PROVIDER": "console"}
         if kind == "postgres":
             env["DATABASE_URL"] = str(engine.url.render_as_string(hide_password=False))
@@ -409,6 +434,11 @@ def run(kind: str, args: argparse.Namespace) -> None:
             rate = measure.phase(full_load, meter_ids, args.vends, "m", None)
             if baseline:
                 print(f"{'':8s}   {rate / baseline:.1f}x the baseline's vends/s")
+            if cold_ids:
+                active = random.Random(12).sample(cold_ids, min(args.cold_active, len(cold_ids)))
+                label = f"paid vends, cold: {len(active)} of {len(cold_ids) + len(meter_ids)} meters"
+                cold = measure.phase(label, active, args.vends, "k", None)
+                print(f"{'':8s}   {cold / rate:.2f}x the warm full-load phase's vends/s")
             measure.phase("paid vends paced at 200/s", meter_ids, min(args.vends, 1000), "r", 200.0)
             measure.phase("paid vends, all on ONE meter", meter_ids[:1], min(args.vends, 500), "o", None)
             lat = ussd_steps(server.url, pan_from_drn(drn(0)).drn, args.ussd)
@@ -467,10 +497,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--ussd", type=int, default=600)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--cold-meters", type=int, default=0, help="more meters for the cold phase")
+    parser.add_argument("--cold-active", type=int, default=20_000, help="cold meters the phase vends to")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run with group commit off")
     args = parser.parse_args()
-    for kind in ("sqlite", *(() if args.no_postgres else ("postgres",))):
+    kinds = [k for k, off in (("sqlite", args.no_sqlite), ("postgres", args.no_postgres)) if not off]
+    for kind in kinds:
         run(kind, args)
 
 
