@@ -19,7 +19,7 @@ from typer.main import get_group
 # Group name -> the modules that register commands on it, in the order they are tried when a command
 # is looked up: the light ones first, so that looking up a command stops before the heavy ones.
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
-    "nguvu": ("cli.service_cmds", "cli.key_cmds", "cli.demo"),
+    "nguvu": ("cli.service_cmds", "cli.key_cmds", "cli.rekey_cmds", "cli.demo"),
     "token": ("cli.token_cmds", "cli.batch"),
     "meter": ("cli.token_cmds", "cli.meter_cmds", "cli.meter_provision_cmds", "cli.service_cmds"),
 }

@@ -416,5 +416,5 @@ def apikey_create(
     print(key)
 
 
-# The key ceremony commands (PKCS#11 store) join the `vending-key` group defined here.
-from cli import key_cmds  # noqa: E402, F401
+# The key ceremony commands (PKCS#11 store) and the rekey join the `vending-key` group defined here.
+from cli import key_cmds, rekey_cmds  # noqa: E402, F401
