@@ -21,7 +21,7 @@ from meter_emulator.fleet import MANIFEST, build_fleet, write_manifest
 from meter_emulator.hub import Hub
 from meter_emulator.links import Link, PtyLink, TcpLink, UrlLink
 from meter_emulator.meter import Meter, MeterSettings
-from meter_emulator.provision import Identity, create_meter, decoder_key_for
+from meter_emulator.provision import Identity, create_meter, create_unprovisioned, decoder_key_for
 from meter_emulator.sensor import Pzem, parse_profile
 from meter_emulator.store import FileStore
 from tokencore import BaseDate, DecoderKey, Dkga, Ea, KeyParams, KeyType, VendingKey
@@ -110,7 +110,9 @@ def _settings(
 @guarded
 def new(
     state_file: StateFile,
-    meter: Annotated[str, typer.Option("--meter", help="MeterPAN (18 digits) or DRN (11 or 13 digits).")],
+    meter: Annotated[
+        str | None, typer.Option("--meter", help="MeterPAN (18 digits) or DRN (11 or 13 digits).")
+    ] = None,
     sgc: Sgc = 123456,
     ti: Ti = 1,
     krn: Krn = 1,
@@ -122,10 +124,22 @@ def new(
     vending_key_file: VendingKeyFile = None,
     decoder_key_file: DecoderKeyFile = None,
     force: Annotated[bool, typer.Option(help="Replace an existing state file.")] = False,
+    unprovisioned: Annotated[
+        bool,
+        typer.Option(help="A meter with no identity or key yet, provisioned later over its serial line."),
+    ] = False,
 ) -> None:
     """Create a meter (no credit, empty TID memory) in STATE_FILE."""
     if state_file.exists() and not force:
         raise UsageError(f"{state_file} exists; use --force to replace it")
+    if unprovisioned:
+        if meter is not None:
+            raise UsageError("--unprovisioned makes a meter with no identity: leave out --meter")
+        create_unprovisioned(FileStore(state_file), MeterSettings(), 0)
+        typer.echo(f"created an unprovisioned meter in {state_file}")
+        return
+    if meter is None:
+        raise UsageError("give --meter (or --unprovisioned)")
     identity = Identity(meter_from_number(meter), _key_params(sgc, ti, krn, kt, ken, base_date, ea, dkga))
     key = _decoder_key(identity, vending_key_file, decoder_key_file)
     created = create_meter(FileStore(state_file), identity, key, MeterSettings(), 0)

@@ -64,8 +64,13 @@ def tenths_text(tenths: int) -> str:
     return f"{tenths // 10}.{tenths % 10}"
 
 
-def idle_screen(credit_tenths: int, word: RelayWord, power_w: int, locked_s: int) -> Screen:
-    line1 = f"LOCK {locked_s}" if locked_s > 0 else f"Cr{tenths_text(credit_tenths):>11}kWh"
+def idle_screen(
+    credit_tenths: int, word: RelayWord, power_w: int, locked_s: int, provisioned: bool = True
+) -> Screen:
+    if not provisioned:
+        line1 = "NO KEY"
+    else:
+        line1 = f"LOCK {locked_s}" if locked_s > 0 else f"Cr{tenths_text(credit_tenths):>11}kWh"
     return Screen(line1, f"{word.value:<10}{power_w:>5}W")
 
 
@@ -78,6 +83,11 @@ def result_screen(outcome: str, detail: str = "", locked_s: int = 0) -> Screen:
     if outcome == "locked":
         return Screen(f"LOCK {locked_s}", "")
     return Screen(OUTCOME_TEXT.get(outcome, outcome), detail if outcome == "accept" else "")
+
+
+def no_key_screen() -> Screen:
+    """After a token on a meter with no key (docs/serial-protocol.md §3.6)."""
+    return Screen("NO KEY", "Provision meter")
 
 
 def accept_detail_credit(amount_tenths: int) -> str:

@@ -17,10 +17,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from meter_emulator import decoding, lcd, readout
+from meter_emulator import decoding, lcd, provisioning, readout
 from meter_emulator.decoding import TokenOutcome, kwh_text
 from meter_emulator.keypad import Action, Keypad
 from meter_emulator.lcd import Screen
+from meter_emulator.provisioning import NoKey, PendingIdentity, ProvisionRefused
 from meter_emulator.readout import FIRMWARE
 from meter_emulator.sensor import ConstantLoad, LoadProfile, Pzem, Reading
 from meter_emulator.store import StateStore, StorageError
@@ -72,7 +73,9 @@ class Meter:
         "keypad",
         "last_result",
         "mpl_trip_until",
+        "pending_identity",
         "provenance",
+        "provisioned",
         "settings",
         "sim_ms",
         "state",
@@ -86,8 +89,11 @@ class Meter:
         store: StateStore,
         settings: MeterSettings,
         provenance: Provenance = Provenance(),
+        provisioned: bool = True,
     ) -> None:
         self.state = state
+        self.provisioned = provisioned  # False: no identity and key yet (docs/serial-protocol.md §3.6)
+        self.pending_identity: PendingIdentity | None = None
         self.store = store
         self.settings = settings
         self.provenance = provenance
@@ -127,7 +133,7 @@ class Meter:
             state = decoding.state_from_dict(doc["decoder"])
         except (KeyError, TypeError, ValueError, TokenError) as exc:
             raise ValueError(f"the meter state is damaged ({type(exc).__name__})") from None
-        meter = cls(state, store, settings, provenance)
+        meter = cls(state, store, settings, provenance, bool(doc.get("provisioned", True)))
         emu = doc.get("emulator", {})
         meter.sim_ms = int(emu.get("sim_ms", 0))
         meter.energy_wh = float(emu.get("energy_wh", 0.0))
@@ -143,7 +149,7 @@ class Meter:
 
     def announce(self) -> None:
         """Queue the `EVENT boot` line: at power-up, and when a host link (re)connects."""
-        self.emit(f"EVENT boot fw={FIRMWARE}")
+        self.emit(f"EVENT boot fw={FIRMWARE}" + ("" if self.provisioned else " provision=needed"))
 
     def document(self, state: decoding.MeterState, now_ms: int, last_result: str | None) -> bytes:
         """The whole stored document for `state` plus the emulator registers (holds the key: secret)."""
@@ -155,7 +161,13 @@ class Meter:
             "last_result": last_result,
         }
         ident = {"base_date": self.provenance.base_year, "dkga": self.provenance.dkga}
-        doc = {"format": FORMAT, "identity": ident, "decoder": decoding.state_to_dict(state), "emulator": emu}
+        doc = {
+            "format": FORMAT,
+            "identity": ident,
+            "provisioned": self.provisioned,
+            "decoder": decoding.state_to_dict(state),
+            "emulator": emu,
+        }
         return json.dumps(doc, sort_keys=True).encode()
 
     def save(self, now_ms: int) -> None:
@@ -299,10 +311,15 @@ class Meter:
     def enter_token(self, digits: str, now_ms: int) -> TokenOutcome:
         """Decode a token (keypad or serial), save the new state, then show and return the outcome.
 
-        Raises StorageError (and applies nothing) when the state cannot be saved.
+        Raises StorageError (and applies nothing) when the state cannot be saved, NoKey when the meter is
+        not provisioned and the entry is not a Class 1 test token (nothing decoded).
         """
         self.advance(now_ms)
         self.keypad.clear()
+        if not self.provisioned and not provisioning.is_test_token(digits):
+            self.last_result = "NO KEY"
+            self._show(lcd.no_key_screen(), now_ms)
+            raise NoKey
         new_state, outcome = decoding.apply(self.state, digits, now_ms)
         line1 = lcd.result_screen(outcome.outcome, locked_s=outcome.seconds).line1.rstrip()
         if new_state != self.state or line1 != self.last_result:
@@ -334,6 +351,36 @@ class Meter:
         if result.action is Action.SHORT_CODE:
             self._show(self.short_code_screen(result.payload), now_ms)
         return None
+
+    def provision_id(self, arg: str) -> None:
+        """`PROVISION ID ...`: hold the identity (raises ProvisionRefused; a refused ID forgets any)."""
+        if self.provisioned:
+            raise ProvisionRefused("provisioned")
+        self.pending_identity = None
+        self.pending_identity = provisioning.parse_id(arg)
+
+    def provision_key(self, key_hex: str, now_ms: int) -> None:
+        """`PROVISION KEY ...`: the fresh state with this identity and key, saved in one write.
+
+        Raises ProvisionRefused, or StorageError (still unprovisioned).
+        """
+        if self.provisioned:
+            raise ProvisionRefused("provisioned")
+        pending = self.pending_identity
+        if pending is None:
+            raise ProvisionRefused("no_id")
+        state = provisioning.provisioned_state(pending, key_hex)
+        self.advance(now_ms)
+        dkga = "04" if pending.params.ea.key_bytes == 16 else "02"
+        before = (self.provenance, self.provisioned)
+        self.provenance, self.provisioned = Provenance(pending.params.base_date.year, dkga), True
+        try:
+            self.store.save(self.document(state, now_ms, self.last_result))
+        except BaseException:
+            self.provenance, self.provisioned = before
+            raise
+        self.state, self.pending_identity, self._last_save_ms = state, None, now_ms
+        self._after_change(now_ms)
 
     def _show(self, screen: Screen, now_ms: int) -> None:
         self._screen = screen

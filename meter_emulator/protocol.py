@@ -7,6 +7,7 @@ from __future__ import annotations
 from meter_emulator.framing import FramingError
 from meter_emulator.keypad import KEYS
 from meter_emulator.meter import Meter
+from meter_emulator.provisioning import NoKey, ProvisionRefused
 from meter_emulator.store import StorageError
 
 TOKEN_DIGITS = 20
@@ -29,9 +30,7 @@ def handle(meter: Meter, item: str | FramingError, now_ms: int) -> str:
         if keyword == "KEY":
             return _key(meter, arg, now_ms)
         if keyword == "PROVISION":
-            # An emulated meter is created with its identity and key (`nguvu meter new`): it is always
-            # provisioned, so it refuses provisioning as a provisioned firmware meter does (§3.6).
-            return "ERROR provisioned"
+            return _provision(meter, arg, now_ms)
         if keyword in ("STATUS", "INFO", "LCD"):
             if arg:
                 return "ERROR bad_argument"
@@ -43,6 +42,8 @@ def handle(meter: Meter, item: str | FramingError, now_ms: int) -> str:
             return "LCD " + meter.screen(now_ms).framed()
     except StorageError:
         return "ERROR storage"
+    except NoKey:
+        return "ERROR no_key"
     return "ERROR unknown_command"
 
 
@@ -61,3 +62,20 @@ def _key(meter: Meter, arg: str, now_ms: int) -> str:
         return "ERROR bad_argument"
     outcome = meter.press(key, now_ms)
     return "OK" if outcome is None else outcome.line()
+
+
+def _provision(meter: Meter, arg: str, now_ms: int) -> str:
+    """§3.6, in the firmware's order: provisioned first, then `ID <fields>` or `KEY <hex>`."""
+    word, sep, rest = arg.partition(" ")
+    try:
+        if meter.provisioned:
+            raise ProvisionRefused("provisioned")
+        if word.upper() == "ID" and sep:
+            meter.provision_id(rest.lstrip(" "))
+        elif word.upper() == "KEY" and sep:
+            meter.provision_key(rest.lstrip(" "), now_ms)
+        else:
+            return "ERROR bad_argument"
+    except ProvisionRefused as refused:
+        return f"ERROR {refused.reason}"
+    return "OK"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from meter_emulator import decoding
+from meter_emulator import decoding, provisioning
 from meter_emulator.meter import Meter, MeterSettings, Provenance
 from meter_emulator.store import StateStore
 from tokencore import DecoderKey, KeyParams, MeterPan, MeterProfile, VendingKey, derive_decoder_key
@@ -31,6 +31,13 @@ def create_meter(
     state = decoding.new_state(identity.pan, identity.key, decoder_key)
     provenance = Provenance(identity.key.base_date.year, identity.key.dkga.value)
     meter = Meter(state, store, settings, provenance)
+    meter.save(now_ms)
+    return Meter.load(store, settings, now_ms)
+
+
+def create_unprovisioned(store: StateStore, settings: MeterSettings, now_ms: int) -> Meter:
+    """A meter with no identity and key (as a freshly flashed board): it waits for PROVISION requests."""
+    meter = Meter(provisioning.blank_state(), store, settings, Provenance(), provisioned=False)
     meter.save(now_ms)
     return Meter.load(store, settings, now_ms)
 

@@ -22,7 +22,8 @@ def screen(meter: Meter, now_ms: int) -> Screen:
         return shown
     reading = meter.reading()
     word = _relay_word(meter, now_ms)
-    return lcd.idle_screen(meter.credit_wh // 100, word, round(reading.power_w), meter.locked_seconds(now_ms))
+    locked = meter.locked_seconds(now_ms)
+    return lcd.idle_screen(meter.credit_wh // 100, word, round(reading.power_w), locked, meter.provisioned)
 
 
 def _relay_word(meter: Meter, now_ms: int) -> RelayWord:
@@ -33,6 +34,8 @@ def _relay_word(meter: Meter, now_ms: int) -> RelayWord:
 
 
 def short_code_screen(meter: Meter, code: str) -> Screen:
+    if code in ("04", "05") and not meter.provisioned:
+        return lcd.no_key_screen()  # no meter number or key yet
     info = decoding.key_info(meter.state)
     reading = meter.reading()
     screens = {
@@ -60,10 +63,12 @@ def status_fields(meter: Meter, now_ms: int) -> list[tuple[str, str]]:
         ("mpl", str(decoding.mpl_watts(meter.state))),
         ("low", "1" if meter.credit_wh <= meter.settings.low_credit_wh else "0"),
         ("pf", f"{reading.pf:.2f}"),
-    ]
+    ] + ([] if meter.provisioned else [("provision", "needed")])
 
 
 def info_fields(meter: Meter) -> list[tuple[str, str]]:
+    if not meter.provisioned:
+        return [("provision", "needed"), ("fw", FIRMWARE)]
     info = decoding.key_info(meter.state)
     return [
         ("pan", info.pan),

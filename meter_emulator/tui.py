@@ -16,6 +16,7 @@ from typing import Protocol
 from meter_emulator.clock import Clock
 from meter_emulator.hub import Hub
 from meter_emulator.meter import Meter
+from meter_emulator.provisioning import NoKey
 from meter_emulator.sensor import ConstantLoad
 
 KEYMAP = {
@@ -106,7 +107,11 @@ class TerminalMeter:
             elif code in (ord("+"), ord("-")):
                 self._nudge_load(100.0 if code == ord("+") else -100.0)
             elif code in KEYMAP:
-                outcome = self.meter.press(KEYMAP[code], now, announce=True)
+                try:
+                    outcome = self.meter.press(KEYMAP[code], now, announce=True)
+                except NoKey:
+                    self.log.append("keypad: no key (provision the meter)")
+                    continue
                 if outcome is not None:
                     self.log.append("keypad: " + outcome.line("token"))
         self.draw()

@@ -49,7 +49,7 @@ const char *app_provision_word(void)
     return g_app.prov == APP_PROV_WRONG_EA ? APP_P("wrong_variant") : NULL;
 }
 
-/* Reads up to `max` decimal digits (at least one) then a space or the end; NULL when malformed. */
+/* Reads up to `max` decimal digits (at least one), then one space or the end; NULL when malformed. */
 static const char *number(const char *s, uint8_t max, uint32_t *out, uint8_t *count)
 {
     uint8_t n = 0;
@@ -64,19 +64,17 @@ static const char *number(const char *s, uint8_t max, uint32_t *out, uint8_t *co
         return NULL;
     }
     *count = n;
-    while (*s == ' ') {
-        s++;
-    }
-    return s;
+    return *s == ' ' ? s + 1 : s;
 }
 
-/* The Luhn check digit of a PAN (its 18th digit over the first 17), as tokencore's parse_pan. */
-static uint8_t pan_ok(const char *pan)
+/* Whether the last of `n` digits is the Luhn check digit of the others (tokencore's parse_pan checks
+ * the PAN's and the DRN's this way). */
+static uint8_t luhn_ok(const char *digits, uint8_t n)
 {
     uint16_t sum = 0;
     uint8_t i;
-    for (i = 0; i < 17; i++) {
-        uint8_t d = (uint8_t)(pan[16 - i] - '0');
+    for (i = 0; i + 1u < n; i++) {
+        uint8_t d = (uint8_t)(digits[n - 2u - i] - '0');
         if ((i & 1u) == 0) {
             d = (uint8_t)(d * 2u);
             if (d > 9) {
@@ -85,7 +83,7 @@ static uint8_t pan_ok(const char *pan)
         }
         sum = (uint16_t)(sum + d);
     }
-    return (uint8_t)((10u - sum % 10u) % 10u == (uint8_t)(pan[17] - '0'));
+    return (uint8_t)((10u - sum % 10u) % 10u == (uint8_t)(digits[n - 1u] - '0'));
 }
 
 /* PROVISION ID: every field checked before anything is kept. */
@@ -97,6 +95,7 @@ static uint8_t provision_id(const char *s)
     static const uint8_t MAX[7] TC_PROGMEM = {6, 2, 1, 1, 3, 2, 4};
     uint8_t i;
     uint8_t n = 0;
+    uint8_t skip;
     tc_key_t *k = &g_app.p.meter.key;
     for (i = 0; i < 18; i++) {
         if (s[i] < '0' || s[i] > '9') {
@@ -104,7 +103,8 @@ static uint8_t provision_id(const char *s)
         }
         pan[i] = s[i];
     }
-    if (s[18] != ' ' || !pan_ok(pan)) {
+    skip = (memcmp(pan, "0000", 4) == 0) ? 4 : 6; /* the IIN; the DRN follows, then the PAN check digit */
+    if (s[18] != ' ' || !luhn_ok(pan, 18) || !luhn_ok(pan + skip, (uint8_t)(17u - skip))) {
         return 0;
     }
     s += 19;
@@ -113,7 +113,7 @@ static uint8_t provision_id(const char *s)
         width[i] = n;
     }
     if (s == NULL || *s != '\0' || width[0] != 6 || width[1] != 2 || v[2] < 1 || v[3] > 3 || v[4] > 255 ||
-        v[5] != APP_EA || width[6] != 4 || (v[6] != 1993 && v[6] != 2014 && v[6] != 2035)) {
+        v[5] != APP_EA || width[5] != 2 || width[6] != 4 || (v[6] != 1993 && v[6] != 2014 && v[6] != 2035)) {
         return 0;
     }
     memcpy(g_app.p.pan, pan, sizeof pan);

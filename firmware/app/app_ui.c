@@ -98,6 +98,9 @@ static void short_code(uint8_t code)
     const tc_key_t *k = &g_app.p.meter.key;
     l1[0] = '\0';
     l2[0] = '\0';
+    if ((code == 4 || code == 5) && g_app.prov == APP_PROV_NEEDED) {
+        code = 0xFF; /* no meter number or key yet */
+    }
     switch (code) {
     case 1:
         app_fmt_pstr(l1, APP_P("Credit"));
@@ -154,6 +157,10 @@ static void short_code(uint8_t code)
         app_fmt_pstr(l1, APP_P("Energy"));
         p = app_fmt_fixed(l2, g_app.pzem.energy_wh, 3);
         app_fmt_pstr(p, APP_P(" kWh"));
+        break;
+    case 0xFF:
+        app_fmt_pstr(l1, APP_P("NO KEY"));
+        app_fmt_pstr(l2, APP_P("Provision meter"));
         break;
     default:
         app_fmt_pstr(l1, APP_P("Unknown code"));

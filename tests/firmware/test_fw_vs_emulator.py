@@ -6,6 +6,7 @@ Both run the CTSA test meter with no load; only the firmware name in `INFO` diff
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import subprocess
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 
 from meter_emulator import protocol
 from meter_emulator.meter import MeterSettings
-from meter_emulator.provision import Identity, create_meter
+from meter_emulator.provision import Identity, create_meter, create_unprovisioned
+from meter_emulator.provisioning import NoKey
 from meter_emulator.store import MemoryStore
 from tokencore import BaseDate, DecoderKey, Issuer, KeyParams, MeterProfile, parse_pan
 
@@ -74,9 +76,12 @@ def sessions(draw: st.DrawFn) -> list[tuple[str, str]]:
     return steps
 
 
-def run_emulator(steps: list[tuple[str, str]]) -> list[str]:
+def run_emulator(steps: list[tuple[str, str]], provisioned: bool = True) -> list[str]:
     now = 1_000_000
-    meter = create_meter(MemoryStore(), Identity(PAN, PARAMS), KEY, MeterSettings(), now)
+    if provisioned:
+        meter = create_meter(MemoryStore(), Identity(PAN, PARAMS), KEY, MeterSettings(), now)
+    else:
+        meter = create_unprovisioned(MemoryStore(), MeterSettings(), now)
     now += 100
     replies = []
     for kind, arg in steps:
@@ -84,16 +89,17 @@ def run_emulator(steps: list[tuple[str, str]]) -> list[str]:
             replies.append(protocol.handle(meter, arg, now))
             now += STEP_MS
         elif kind == "key":
-            meter.press(arg, now)
+            with contextlib.suppress(NoKey):  # a keypad token on a meter with no key: only shown
+                meter.press(arg, now)
             now += 100
         else:
             now += int(arg)
     return replies
 
 
-def run_firmware_app(apphost: Path, steps: list[tuple[str, str]]) -> list[str]:
-    """The replies of the host app, provisioned over the serial line as the emulator's meter."""
-    script = sample_provisioning()
+def run_firmware_app(apphost: Path, steps: list[tuple[str, str]], provisioned: bool = True) -> list[str]:
+    """The replies of the host app, provisioned over the serial line as the emulator's meter (or not)."""
+    script = sample_provisioning() if provisioned else []
     for kind, arg in steps:
         script.append(arg if kind == "line" else f"!key {arg}" if kind == "key" else f"!wait {arg}")
     proc = subprocess.run(
@@ -106,6 +112,8 @@ def run_firmware_app(apphost: Path, steps: list[tuple[str, str]]) -> list[str]:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     replies = [line for line in proc.stdout.splitlines() if not line.startswith("EVENT ")]
+    if not provisioned:
+        return replies
     assert replies[:2] == ["OK", "OK"]
     return replies[2:]
 
@@ -119,4 +127,55 @@ def normalise(reply: str) -> str:
 def test_firmware_app_replies_like_the_emulator(apphost: Path, steps: list[tuple[str, str]]) -> None:
     expected = [normalise(r) for r in run_emulator(steps)]
     got = [normalise(r) for r in run_firmware_app(apphost, steps)]
+    assert got == expected
+
+
+ID, KEY_LINE = sample_provisioning()
+PROVISION_LINES = [
+    ID,
+    ID,
+    KEY_LINE,
+    KEY_LINE,
+    KEY_LINE.lower(),
+    KEY_LINE[:-1],
+    KEY_LINE + "0",
+    KEY_LINE.replace("E6", "G6"),
+    ID.replace(" 07 ", " 11 "),  # the other variant (the host app is the EA07 image)
+    ID.replace(" 07 ", " 7 "),
+    ID.replace("600727000000000009", "600727000000000008"),  # PAN check digit
+    ID.replace("600727000000000009", "600727000000000108"),  # DRN check digit
+    ID.replace(" 123456 ", " 12345 "),
+    ID.replace(" 01 ", " 1 "),
+    ID.replace(" 255 ", " 256 "),
+    ID.replace(" 1993", " 1994"),
+    ID.replace(" 01 ", "  01 "),
+    ID + " 1",
+    ID[: len("PROVISION ID")],
+    "PROVISION",
+    "PROVISION KEY",
+    "provision id " + ID[len("PROVISION ID ") :],
+    "PROVISION IDX " + ID[len("PROVISION ID ") :],
+    "TOKEN 56493153725450313471",  # Class 1 test token: accepted with or without a key
+]
+
+
+@st.composite
+def provisioning_sessions(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """Sessions of a meter with no key: provisioning requests, good and bad, among the other requests."""
+    steps = draw(sessions())
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    for _ in range(draw(st.integers(1, 12))):
+        steps.insert(rng.randrange(len(steps) + 1), ("line", rng.choice(PROVISION_LINES)))
+    if rng.random() < 0.5:  # often a complete provisioning somewhere
+        at = rng.randrange(len(steps) + 1)
+        steps[at:at] = [("line", ID), ("line", KEY_LINE)]
+    return steps
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=provisioning_sessions())
+def test_provisioning_replies_like_the_emulator(apphost: Path, steps: list[tuple[str, str]]) -> None:
+    """From an erased EEPROM / an unprovisioned emulated meter (`nguvu meter new --unprovisioned`)."""
+    expected = [normalise(r) for r in run_emulator(steps, provisioned=False)]
+    got = [normalise(r) for r in run_firmware_app(apphost, steps, provisioned=False)]
     assert got == expected
