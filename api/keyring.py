@@ -35,6 +35,7 @@ from tokencore import (
     KeyParams,
     KeyType,
     MeterProfile,
+    TokenError,
     VendingKey,
     derive_decoder_key,
     parse_pan,
@@ -42,6 +43,13 @@ from tokencore import (
 
 # Distinct key-parameter sets kept (a utility has a handful: supply groups x tariff indexes x revisions).
 PARAMS_CACHE_SIZE = 4096
+
+
+class DecoderKeyBindingError(TokenError):
+    """A KMC-delivered decoder key was made for another meter or other key parameters (a key change
+    happened since): the meter needs the new key from the key management centre."""
+
+    code = "decoder_key_for_other_parameters"
 
 
 def key_params_of(meter: Any) -> KeyParams:
@@ -123,10 +131,10 @@ class Keyring:
 
     def decoder_key(self, record: VendingKeyRecord, profile: MeterProfile) -> DecoderKey:
         """The decoder key of the meter `profile` under the key row `record`. Raises KeystoreError (a
-        key held by the other store, a decoder key made for other parameters) or TokenError."""
+        key held by the other store) or TokenError (DecoderKeyBindingError, Dkga02Refused...)."""
         if record.kind == "decoder":
             if record.bound_to != binding_of(profile):
-                raise KeystoreError(
+                raise DecoderKeyBindingError(
                     f"decoder key {record.label!r} was made for other key parameters or another meter"
                 )
             return DecoderKey(self.store.kek.open(record.label, record.sealed))

@@ -19,6 +19,10 @@ Prints figures only (no assertions). Bounded: a few thousand requests per run, l
     .venv/bin/python benchmarks/vend.py [--vends 3000] [--meters 200] [--concurrency 32] [--workers 1]
                                         [--cold-meters 100000 --cold-active 20000]
                                         [--no-postgres] [--no-sqlite] [--no-baseline]
+                                        [--keystore kek|pkcs11|both]
+
+--keystore runs DKGA 04 meters with the vending key in software and/or in a PKCS#11 token (SoftHSM2),
+side by side, instead of the group-commit comparison (benchmarks/vend_keys.py).
 """
 
 from __future__ import annotations
@@ -502,10 +506,20 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-baseline", action="store_true", help="skip the run with group commit off")
+    parser.add_argument(
+        "--keystore",
+        choices=("kek", "pkcs11", "both"),
+        help="compare the key stores on DKGA 04 meters (benchmarks/vend_keys.py) instead",
+    )
     args = parser.parse_args()
     kinds = [k for k, off in (("sqlite", args.no_sqlite), ("postgres", args.no_postgres)) if not off]
     for kind in kinds:
-        run(kind, args)
+        if args.keystore:
+            from vend_keys import run_keystores
+
+            run_keystores(kind, args)
+        else:
+            run(kind, args)
 
 
 if __name__ == "__main__":
