@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.bodies import CALLBACK_MAX_BYTES, read_body
 from api.db import reading, transaction
 from api.errors import NotFound, ServiceError
 from api.models import SmsOutbox
@@ -27,22 +28,11 @@ from api.service import Service
 from api.sms.base import DeliveryState
 
 log = logging.getLogger("nguvu.callbacks")
-MAX_CALLBACK_BYTES = 64 * 1024
 MAX_FORM_FIELDS = 30
 
 
-class CallbackTooLarge(ServiceError):
-    """A callback body over MAX_CALLBACK_BYTES: refused (413) before it is parsed."""
-
-    code = "body_too_large"
-    http_status = 413
-
-
 async def _body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_CALLBACK_BYTES:
-        raise CallbackTooLarge(f"callback body over {MAX_CALLBACK_BYTES} bytes")
-    return body
+    return await read_body(request, CALLBACK_MAX_BYTES)
 
 
 async def payment_callback(request: Request) -> Response:

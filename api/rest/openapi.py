@@ -62,6 +62,8 @@ def _op(
         ("422", "invalid input or refused by the rules"),
     ):
         op["responses"][code] = {"description": what, "content": err}
+    if body:
+        op["responses"]["413"] = {"description": "body over 1 MiB (api/bodies.py)", "content": err}
     return op
 
 

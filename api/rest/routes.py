@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from api.actors import Actor
 from api.audit import record
+from api.bodies import REST_MAX_BYTES, read_body
 from api.db import reading, transaction
 from api.errors import Conflict, FieldErrors, Forbidden, InvalidInput, NotFound, Unauthorized, VendRefused
 from api.messages import group4
@@ -36,7 +37,6 @@ from api.usecases import engineering, purchases, sales, subscribers
 from api.usecases.meters import MeterInput
 
 M = TypeVar("M", bound=BaseModel)
-MAX_JSON = 1024 * 1024
 
 
 def _service(request: Request) -> Service:
@@ -72,9 +72,7 @@ async def authorize(request: Request, scope: str) -> ApiKey:
 
 
 async def _body(request: Request, model: type[M]) -> M:
-    raw = await request.body()
-    if len(raw) > MAX_JSON:
-        raise InvalidInput("request body too large", code="body_too_large")
+    raw = await read_body(request, REST_MAX_BYTES)
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.actors import Actor
+from api.bodies import USSD_MAX_BYTES, BodyTooLarge, read_body
 from api.db import reading, transaction
 from api.errors import NoTariff
 from api.models import Meter, SmsOutbox, Subscriber
@@ -33,7 +34,6 @@ from api.usecases import purchases
 from api.ussd import menu
 from api.ussd.texts import text
 
-MAX_BODY = 4096
 MAX_INPUTS = 40
 
 log = logging.getLogger("nguvu.ussd")
@@ -72,8 +72,9 @@ async def ussd_endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
     started = time.perf_counter()
     lang = service.settings.default_language
-    body = await request.body()
-    if len(body) > MAX_BODY:
+    try:
+        body = await read_body(request, USSD_MAX_BYTES)
+    except BodyTooLarge:
         return _reply("END " + text("bad_request", lang), 413)
     try:
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20))
