@@ -69,6 +69,9 @@ def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
         ).all()
         claimed = []
         for push, token, url in rows:
+            # The attempt is counted when it starts: one that dies with its instance still counts, so
+            # a meter answering `used` to the next attempt is seen as the retry it is.
+            attempt = push.attempts + 1
             res = session.execute(
                 update(MeterPush)
                 .where(
@@ -76,9 +79,12 @@ def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
                     col(MeterPush.status) == "queued",
                     or_(col(MeterPush.locked_until).is_(None), col(MeterPush.locked_until) < now),
                 )
-                .values(locked_until=now + lease)
+                .values(locked_until=now + lease, attempts=attempt)
+                .execution_options(synchronize_session=False)
             )
             if affected(res) == 1:
+                session.expunge(push)  # a detached copy: what it is given here is not written back
+                push.attempts = attempt
                 claimed.append((push, token, url))
         if claimed:
             log.debug("claimed %d meter pushes", len(claimed))
@@ -97,7 +103,7 @@ def _record(service: Service, push_id: int, **values: object) -> None:
 async def push_one(service: Service, push: MeterPush, token: str, url: str) -> str:
     assert push.id is not None
     s = service.settings
-    attempts = push.attempts + 1
+    attempts = push.attempts  # counted by the claim
     try:
         reply = await run_in_threadpool(push_token, url, token, s.serial_timeout_seconds)
         outcome, detail = reply.outcome, reply.line[:200]

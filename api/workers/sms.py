@@ -139,15 +139,12 @@ def release(service: Service, row_ids: list[int]) -> None:
         )
 
 
-# A send may take the HTTP timeout (15 s): none starts unless it can end before the lease does, so no
-# other instance retakes a message while this one is still sending it.
-SEND_MARGIN = timedelta(seconds=20)
-
-
 async def one_pass(service: Service) -> int:
     claimed_at = service.clock()
     rows = await run_in_threadpool(claim, service)
-    last_start = claimed_at + timedelta(seconds=service.settings.worker_lease_seconds) - SEND_MARGIN
+    # No send starts in the second half of the lease, so one that takes the provider's whole timeout
+    # (shorter than half a lease: docs/service.md) still ends before another instance may retake it.
+    last_start = claimed_at + timedelta(seconds=service.settings.worker_lease_seconds / 2)
     for i, row in enumerate(rows):
         if service.clock() > last_start or service.stopping.is_set():
             await run_in_threadpool(release, service, [r.id for r in rows[i:] if r.id is not None])

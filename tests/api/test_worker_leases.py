@@ -127,7 +127,9 @@ def test_pushes_are_claimed_one_per_meter_in_issue_order(world: World) -> None:
     assert [p.id for p, _t, _u in first] == [ids[0]]  # the later two wait for the first
     later = Clock(world.clock.now + timedelta(seconds=LEASE + 1))
     b = _twin(world, later)
-    assert [p.id for p, _t, _u in push.claim(b)] == [ids[0]]  # retaken after the lease, still first
+    retaken = push.claim(b)
+    assert [p.id for p, _t, _u in retaken] == [ids[0]]  # retaken after the lease, still first
+    assert retaken[0][0].attempts == 2  # the attempt that died with its instance counts
     push._record(b, ids[0], status="done", result="accept")
     assert [p.id for p, _t, _u in push.claim(b)] == [ids[1]]
 
