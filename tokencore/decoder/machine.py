@@ -173,9 +173,9 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
     refusal = _tid_refusal(state, fields, tid, oldest)
     if refusal is not None:
         return state, _result(refusal, fields)
-    kind = fields.kind
-    changes: dict[str, Any] = {}
-    amount = register = None
+    # Record the TID in place of the smallest (oldest) one; the first one when several are equal.
+    memory = list(state.tid_memory)
+    memory[memory.index(oldest)] = tid
     if fields.token_class == CLASS_CREDIT:
         register = fields.subclass
         amount = _credit_amount(fields)
@@ -183,8 +183,24 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
             return state, _result(Outcome.OVERFLOW, fields)
         registers = list(state.registers)
         registers[register] += amount
-        changes["registers"] = tuple(registers)
-    elif kind is Kind.MPL:
+        # Credit, record the TID and reset the lockout (an accepted meter-specific token): one new state.
+        new = _evolve(
+            state, registers=tuple(registers), tid_memory=tuple(memory), wrong_entries=0, locked_until_ms=0
+        )
+        return new, _result(Outcome.ACCEPT, fields, amount, register)
+    return _apply_management(state, fields, tuple(memory))
+
+
+def _apply_management(
+    state: MeterState, fields: Fields, memory: tuple[int, ...]
+) -> tuple[MeterState, DecodeResult]:
+    """A class 2 token with a TID (MPL, MPPUL, clear credit, tariff rate, clear tamper, water factor)
+    applied, with `memory` (the TID recorded) and the lockout reset, in one new state."""
+    kind = fields.kind
+    changes: dict[str, Any] = {}
+    amount: int | None = None
+    register: int | None = None
+    if kind is Kind.MPL:
         assert fields.amount_field is not None
         amount = changes["mpl_watts"] = decode_amount(fields.amount_field)
     elif kind is Kind.MPPUL:
@@ -200,10 +216,7 @@ def _tid_token(state: MeterState, fields: Fields) -> tuple[MeterState, DecodeRes
         changes["tamper"] = False
     elif kind is Kind.WATER_FACTOR:
         changes["water_factor"] = fields.payload
-    # Apply, record the TID and reset the lockout (an accepted meter-specific token) in one new state.
-    memory = list(state.tid_memory)
-    memory[memory.index(oldest)] = tid  # the smallest (oldest) TID; the first one when several are equal
-    new = _evolve(state, tid_memory=tuple(memory), wrong_entries=0, locked_until_ms=0, **changes)
+    new = _evolve(state, tid_memory=memory, wrong_entries=0, locked_until_ms=0, **changes)
     return new, _result(Outcome.ACCEPT, fields, amount, register)
 
 
