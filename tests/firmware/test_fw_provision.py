@@ -233,3 +233,25 @@ def test_nguvu_meter_provision_over_a_pty(simulator: Simulator, tmp_path: Path) 
         proc.terminate()
         proc.communicate(timeout=30)
     assert simulator.run([f"TOKEN {PUBLISHED}"], ee).replies() == ["RESULT accept amount=0.1 credit=0.1"]
+
+
+def test_record_of_the_other_variant_is_not_used(simulator: Simulator, tmp_path: Path) -> None:
+    """An EA11 meter's EEPROM under the EA07 image: its key cannot be used, nothing overwrites it."""
+    eep = tmp_path / "ea11.eep"
+    (tmp_path / "dk.hex").write_text("F94B6ED353C3BFDB113E2D3A7EA3C41D")
+    nguvu(
+        *("meter", "new", str(tmp_path / "m.json"), "--meter", "600727000000000009", "--sgc", "123457"),
+        *("--base-date", "1993", "--ea", "11", "--dkga", "04", "--decoder-key-file", str(tmp_path / "dk.hex")),
+    )
+    nguvu("meter", "eeprom", str(tmp_path / "m.json"), str(eep))
+    ident, key = sample_provisioning()
+    ee = tmp_path / "ee.bin"
+    run = simulator.run(["INFO", f"TOKEN {PUBLISHED_EA11}", ident, key], ee, variant="ea07", image=eep)
+    assert run.uart[0] == "EVENT boot fw=nguvu-uno/0.1 provision=wrong_variant"
+    info, token, *refused = run.replies()
+    assert info.startswith("INFO pan=600727000000000009 ") and info.endswith(" provision=wrong_variant")
+    assert token == "ERROR no_key"
+    assert refused == ["ERROR provisioned", "ERROR provisioned"]
+    assert ee.read_bytes() == read_intel_hex(eep.read_text()), "the record is left as it was"
+    right = simulator.run([f"TOKEN {PUBLISHED_EA11}"], ee, variant="ea11")
+    assert right.replies() == ["RESULT accept amount=0.1 credit=0.1"]
