@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -208,6 +208,63 @@ def db_upgrade() -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
     print(f"database at revision {migrate.current(engine)}")
+
+
+@db_app.command("after-restore")
+@service_guarded
+def db_after_restore(
+    ahead_minutes: Annotated[
+        int,
+        typer.Option(help="Minutes past the current minute the next TID of every meter must be (1-100000)."),
+    ] = 1440,
+) -> None:
+    """Run once after restoring a backup, before serving: move every meter's next TID past any token the
+    lost hours may have issued, so meters that accepted those still accept the new ones."""
+    if not 1 <= ahead_minutes <= 100_000:
+        raise InvalidInput("--ahead-minutes must be 1-100000", code="invalid_ahead_minutes")
+    _settings, engine = _engine_and_upgrade()
+    moved, total = after_restore(engine, utcnow(), ahead_minutes)
+    print(f"after restore: next TID moved forward on {moved} of {total} meters ({ahead_minutes} min ahead)")
+
+
+def after_restore(engine: Engine, now: datetime, ahead_minutes: int) -> tuple[int, int]:
+    """Set each meter's last TID to at least the TID of `now + ahead_minutes` (one transaction, audited).
+
+    A backup knows the tokens issued up to the moment it was taken. Tokens issued after it are gone from
+    the database, but meters may have accepted them, and a meter refuses a TID it has seen (`used`) or
+    one older than the oldest it remembers (`old`). Those lost tokens were issued at most now, with TIDs
+    at most the current minute plus how far ahead of the clock a meter that bought several tokens in a
+    minute had run (one minute per extra token in the same minute, docs/deploy.md). Starting every
+    meter's next TID past now + `ahead_minutes` therefore gives new tokens TIDs above all of them.
+    Running it twice moves nothing more than the clock did.
+    """
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from api.audit import record
+    from api.models import Meter
+    from tokencore import BaseDate
+    from tokencore.tid import tid_at
+
+    moved = total = 0
+    at = now + timedelta(minutes=ahead_minutes)
+    with transaction(engine) as session:
+        for meter in session.scalars(select(Meter).order_by(col(Meter.id)).with_for_update()):
+            total += 1
+            floor = tid_at(at, BaseDate.from_year(meter.base_date))
+            if meter.last_tid is None or meter.last_tid < floor:
+                before = meter.last_tid
+                meter.last_tid = floor
+                moved += 1
+                record(
+                    session,
+                    Actor.cli(),
+                    "meter.tid_after_restore",
+                    meter.drn,
+                    before={"last_tid": before},
+                    after={"last_tid": floor},
+                )
+    return moved, total
 
 
 def _read_secret_file(path: Path | None, env: str, what: str) -> str:
