@@ -364,3 +364,25 @@ def test_the_software_store_is_unchanged_and_refuses_a_token_key(engine: Engine,
     sealed = VendingKeyRecord(label="y", sealed=kek.seal("y", bytes.fromhex(VK)), bits=160)
     assert keyring.decoder_key(sealed, profile).hex() == load("kdf.json")["vectors"][2]["decoder_key"]
     assert check_value(bytes.fromhex(VK)) == check_value(bytes.fromhex(VK) + bytes(12))
+
+
+def test_migration_0008_gives_existing_sealed_keys_their_size(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from api import migrate
+    from api.db import make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(eng, "0007")
+    kek = Kek.generate()[0]
+    with eng.begin() as conn:
+        for name, size in (("short", 8), ("long", 20)):
+            conn.execute(
+                text("INSERT INTO vending_keys (label, sealed, created_at) VALUES (:l, :s, '2026-01-01')"),
+                {"l": name, "s": kek.seal(name, secrets.token_bytes(size))},
+            )
+    migrate.upgrade(eng)
+    with reading(eng) as s:
+        rows = {r.label: (r.store, r.kind, r.bits, r.bound_to) for r in s.scalars(select(VendingKeyRecord))}
+    assert rows == {"short": ("kek", "vending", 64, ""), "long": ("kek", "vending", 160, "")}
+    eng.dispose()
