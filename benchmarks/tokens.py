@@ -410,9 +410,10 @@ BATCH_VENDING_KEY = "0123456789ABCDEF"
 TOKENS_PER_METER = 4  # a month of weekly purchases: one key derivation per four tokens
 
 
-def write_batch_csv(path: Path, n: int, columns: Sequence[str]) -> None:
-    """N credit requests, one row each, for N / 4 distinct meters (four tokens each, same minute)."""
-    meters = max(1, n // TOKENS_PER_METER)
+def write_batch_csv(path: Path, n: int, columns: Sequence[str], meters: int | None = None) -> None:
+    """N credit requests, one row each, for N / 4 distinct meters (four tokens each, same minute), or for
+    `meters` meters (N / meters tokens each)."""
+    meters = max(1, n // TOKENS_PER_METER if meters is None else meters)
     drns = []
     for m in range(meters):
         body = f"{m:010d}"
@@ -426,7 +427,7 @@ def write_batch_csv(path: Path, n: int, columns: Sequence[str]) -> None:
             )
 
 
-def run_batch(n: int) -> dict[str, Any]:
+def run_batch(n: int, meters: int | None = None) -> dict[str, Any]:
     nguvu = nguvu_command()
     reason = batch_available(nguvu)
     if reason is not None:
@@ -439,29 +440,17 @@ def run_batch(n: int) -> dict[str, Any]:
         return {"skipped": reason}
     with tempfile.TemporaryDirectory(prefix="nguvu-bench-") as tmp:
         source, target = Path(tmp) / "in.csv", Path(tmp) / "out.csv"
-        write_batch_csv(source, n, BATCH_COLUMNS)
-        start = time.perf_counter()
-        done = subprocess.run(
-            [
-                nguvu,
-                "token",
-                "batch",
-                str(source),
-                str(target),
-                "--vending-key",
-                BATCH_VENDING_KEY,
-                "--no-progress",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        seconds = time.perf_counter() - start
-        if done.returncode != 0:
-            raise SystemExit(f"`nguvu token batch` failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        with target.open(newline="") as out:
-            rows = sum(1 for _ in csv.DictReader(out))
+        write_batch_csv(source, n, BATCH_COLUMNS, meters)
+        if meters is not None:
+            # Baseline, side by side: one worker, which is all a file of few meters got when rows were
+            # dealt by meter only.
+            alone, _ = time_batch(nguvu, source, target, ["--workers", "1"])
+        seconds, rows = time_batch(nguvu, source, target, [])
     rate = n / seconds
+    if meters is not None:
+        print(f"\nnguvu token batch --workers 1 (baseline): {n:,} requests for {meters:,} meters in {alone:.2f} s"
+              f" = {n / alone:,.0f} tokens/s")  # fmt: skip
+        print(f"nguvu token batch (every core): {seconds:.2f} s, {alone / seconds:.2f}x the baseline")
     budget = BATCH_TARGET_SECONDS_PER_MILLION * n / 1_000_000
     ok = "meets" if seconds <= budget else "below"
     print(f"\nnguvu token batch: {n:,} requests -> {rows:,} rows in {seconds:.2f} s = {rate:,.0f} tokens/s")
@@ -469,6 +458,23 @@ def run_batch(n: int) -> dict[str, Any]:
     print(f"  target: 1,000,000 tokens in < {limit}: {ok}")
     return {"count": n, "rows": rows, "seconds": round(seconds, 3), "tokens_per_s": round(rate, 1),
             "verdict": ok}  # fmt: skip
+
+
+def time_batch(nguvu: str, source: Path, target: Path, extra: list[str]) -> tuple[float, int]:
+    """Seconds of one `nguvu token batch` run, and the rows of its output."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [nguvu, "token", "batch", str(source), str(target), "--vending-key", BATCH_VENDING_KEY, "--no-progress",
+         *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"`nguvu token batch` failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    with target.open(newline="") as out:
+        return seconds, sum(1 for _ in csv.DictReader(out))
 
 
 def environment() -> dict[str, Any]:
@@ -485,6 +491,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run in a few seconds")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument("--batch", type=int, metavar="N", help="also time `nguvu token batch` on N requests")
+    parser.add_argument(
+        "--batch-meters",
+        type=int,
+        metavar="M",
+        help="the --batch file holds M meters (default N/4), and a --workers 1 run is timed beside it",
+    )
+    parser.add_argument("--batch-only", action="store_true", help="skip the table: only the --batch run")
     return parser.parse_args(argv)
 
 
@@ -496,13 +509,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{env['load_average'][0]:.2f}; one process, best of {REPEATS}" + (" (quick)" if args.quick else "")
     )
     built = "pure and compiled" if compiled_available() else "pure only (the compiled EA07 was not built)"
-    print(f"EA07 paths measured: {built}")
-    rows = cases(args.quick)
-    measure(rows)
-    print_table(rows)
-    print("Figures move with the load of other processes on this machine: compare ratios, not absolutes.")
-    print("Targets are judged on tokens/s (wall clock); CPU tok/s counts the process's CPU time only.")
-    batch = run_batch(args.batch) if args.batch else None
+    rows = [] if args.batch_only else cases(args.quick)
+    if rows:
+        print(f"EA07 paths measured: {built}")
+        measure(rows)
+        print_table(rows)
+        print("Figures move with the load of other processes on this machine: compare ratios, not absolutes.")
+        print("Targets are judged on tokens/s (wall clock); CPU tok/s counts the process's CPU time only.")
+    batch = run_batch(args.batch, args.batch_meters) if args.batch else None
     if args.json:
         payload = {"environment": env, "quick": args.quick, "rows": results(rows), "batch": batch}
         print(json.dumps(payload, indent=2))

@@ -3,7 +3,10 @@
 The parent reads the file a block at a time and deals each row, by its meter number, to one worker
 process (one per core): every row of a meter goes to the same worker, in file order, so the same-minute
 rule holds across the whole batch (a meter's tokens get distinct, increasing TIDs) and a decoder key is
-derived once per meter. Workers start issuing while the parent is still reading. The parent remembers
+derived once per meter. A file of few meters (fewer than 8 per worker in its first 4,096 rows) is dealt
+by chunks of rows instead, in turn, the parent reserving each row's TID in file order
+(cli/batch_tids.py), so that a one-meter file keeps every core busy. Workers start issuing while the
+parent is still reading. The parent remembers
 which worker got each row and interleaves the workers' output lines back into input order. A bad row
 gets its error in the output and does not stop the batch.
 """
@@ -19,7 +22,7 @@ from typing import IO, Annotated
 import typer
 
 from cli.apps import token_app
-from cli.batch_dealer import Dealer
+from cli.batch_dealer import Dealer, few_meters
 from cli.batch_worker import split_fields
 from cli.errors import UsageError, guarded
 from cli.meter_options import VENDING_KEY_ENV, load_vending_key, parse_time
@@ -31,6 +34,7 @@ OPTIONAL_COLUMNS = ("kt", "ken", "base_date", "dkga", "ea", "service", "at", "rn
 COLUMNS_TEXT = f"{', '.join(INPUT_COLUMNS)}; optional: {', '.join(OPTIONAL_COLUMNS)}"
 OUTPUT_COLUMNS = ("line", "pan", "service", "units", "tid", "token", "error")
 READ_SIZE = 1 << 20  # characters read at a time
+SAMPLE_ROWS = 4096  # rows looked at to choose between dealing by meter and by chunk (cli/batch_dealer.py)
 
 
 def read_blocks(handle: IO[str], path: Path) -> Iterator[list[str]]:
@@ -90,13 +94,18 @@ def _issue(
     blocks = read_blocks(handle, path)
     lines = next(blocks, [])
     columns = _columns(path, lines[0] if lines else "")
-    dealer = Dealer(columns, min(processes, 1024), key.reveal(), parse_time(at))
+    rows = lines[1:]
+    while len(rows) < SAMPLE_ROWS and (more := next(blocks, None)) is not None:
+        rows += more  # enough rows to tell whether the file holds few meters
+    workers = min(processes, 1024)
+    split = few_meters(columns, rows[:SAMPLE_ROWS], workers)
+    dealer = Dealer(columns, workers, key.reveal(), parse_time(at), split=split)
     try:
         with typer.progressbar(
             length=path.stat().st_size, label="issuing", file=sys.stderr, hidden=not progress
         ) as bar:
-            count = dealer.deal(lines[1:], 2, bar.update)
-            first = len(lines) + 1
+            count = dealer.deal(rows, 2, bar.update)
+            first = len(rows) + 2
             for lines in blocks:
                 count += dealer.deal(lines, first, bar.update)
                 first += len(lines)

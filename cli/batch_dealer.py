@@ -1,7 +1,8 @@
 """The parent side of `nguvu token batch`: deal rows to worker processes by meter, gather their output.
 
 Every row of a meter goes to the same worker (chosen from the meter number), in file order, and the
-parent records which worker got each row. Answers come back per worker in the order the jobs were
+parent records which worker got each row. A file of few meters is dealt by chunks instead, in turn,
+with TIDs reserved in file order (cli/batch_tids.py), so that one meter's rows keep every worker busy. Answers come back per worker in the order the jobs were
 sent, so the output lines can be joined back into input order as soon as every earlier row is
 answered: the output is built while the workers still work, a block at a time.
 """
@@ -17,10 +18,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from cli.batch_tids import TidReserver
 from cli.batch_worker import Done, Job, split_fields, work
 
 JOB_ROWS = 16_384  # rows per job: enough for the bit-sliced EA07 to run at full speed (ea07_batch.CHUNK)
 QUEUED_JOBS = 4  # jobs waiting per worker: bounds the parent's memory when it reads faster than they issue
+# Below this many meters per worker in the first block, rows are dealt by chunks (one meter's rows would
+# otherwise keep one worker busy while the others wait); at or above it, by meter.
+SPLIT_BELOW_METERS_PER_WORKER = 8
 
 
 def meter_share(number: str, workers: int) -> int:
@@ -31,15 +36,40 @@ def meter_share(number: str, workers: int) -> int:
     return hash(digits[-10:-2] if len(digits) == 18 else digits[-9:-1]) % workers
 
 
+def few_meters(columns: dict[str, int], lines: list[str], workers: int) -> bool:
+    """Whether these rows (the first block of the file, header excluded) hold too few meters to keep
+    `workers` busy when dealt by meter. Counts distinct meter numbers as written (PAN and DRN of one
+    meter count twice: that only errs towards dealing by meter)."""
+    main, other = ([columns[c] for c in ("pan", "drn") if c in columns] * 2)[:2]
+    limit = SPLIT_BELOW_METERS_PER_WORKER * workers
+    seen: set[str] = set()
+    for text in lines:
+        row = split_fields(text)
+        number = row[main].strip() if main < len(row) else ""
+        if not number and other < len(row):
+            number = row[other].strip()
+        if number:
+            seen.add(number)
+            if len(seen) >= limit:
+                return False
+    return workers > 1
+
+
 class Dealer:
     """Deals rows to the workers' queues, and joins their output lines back into input order."""
 
-    def __init__(self, columns: dict[str, int], workers: int, key: bytes, default_at: datetime) -> None:
+    def __init__(
+        self, columns: dict[str, int], workers: int, key: bytes, default_at: datetime, *, split: bool = False
+    ) -> None:
         self.key_columns = [columns[c] for c in ("pan", "drn") if c in columns]
-        self.splits = max(self.key_columns) + 1  # only the fields up to the meter's are split out here
+        # With `split`, rows go to the workers a chunk at a time, in turn, and TIDs are reserved here.
+        self.reserver = TidReserver(columns, default_at) if split else None
+        self.turn = 0  # the worker whose chunk is filling (split only)
+        # Only the fields up to the meter's (and those the reserver reads) are split out here.
+        self.splits = max(max(self.key_columns) + 1, self.reserver.needed if self.reserver else 0)
         self.workers = workers
         self.order = array("H")  # the worker of each row, in input order
-        self.pending: list[Job] = [([], []) for _ in range(workers)]
+        self.pending: list[Job] = [([], [], {}) for _ in range(workers)]
         self.pending_start = [0] * workers  # where in `order` each pending job starts
         self.starts: list[deque[int]] = [deque() for _ in range(workers)]  # same, jobs sent, not answered
         self.outputs: list[deque[str]] = [deque() for _ in range(workers)]  # answered, not yet joined
@@ -65,7 +95,13 @@ class Dealer:
 
     def deal(self, lines: list[str], first: int, advance: Callable[[int], None]) -> int:
         """Queue the rows of `lines` (numbered from `first`); returns how many were not blank."""
-        workers, splits, order, pending = self.workers, self.splits, self.order, self.pending
+        workers, splits, order, pending, reserver = (
+            self.workers,
+            self.splits,
+            self.order,
+            self.pending,
+            self.reserver,
+        )
         main, other = (self.key_columns * 2)[:2]  # the pan column (or drn), then the drn column (or again)
         count = 0
         for line, text in enumerate(lines, start=first):
@@ -75,15 +111,18 @@ class Dealer:
             number = row[main].strip() if main < len(row) else ""
             if not number and other < len(row):
                 number = row[other].strip()
-            worker = meter_share(number, workers)
+            worker = meter_share(number, workers) if reserver is None else self.turn
             job = pending[worker]
             if not job[0]:
                 self.pending_start[worker] = len(order)
+            if reserver is not None and (reserved := reserver.reserve(number, row)) is not None:
+                job[2].setdefault(*reserved)  # the TID to start the meter from, at its first row in the job
             order.append(worker)
             job[0].append(line)
             job[1].append(text)
             if len(job[0]) >= JOB_ROWS:
                 self._send(worker, advance)
+                self.turn = (worker + 1) % workers
             count += 1
         return count
 
@@ -115,7 +154,7 @@ class Dealer:
             channel.join_thread()
 
     def _send(self, worker: int, advance: Callable[[int], None]) -> None:
-        job, self.pending[worker] = self.pending[worker], ([], [])
+        job, self.pending[worker] = self.pending[worker], ([], [], {})
         self.starts[worker].append(self.pending_start[worker])
         self._put(worker, job, advance)
         self.sent += 1

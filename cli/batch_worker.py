@@ -134,8 +134,14 @@ class Worker:
         kind = self.services[text] = Service.parse(text.strip() or "electricity")
         return kind
 
-    def issue(self, lines: list[int], texts: list[str]) -> tuple[list[str], int]:
-        """The output line of every row (the row's line number first), in order, and how many were refused."""
+    def issue(
+        self, lines: list[int], texts: list[str], starts: dict[str, int | None] | None = None
+    ) -> tuple[list[str], int]:
+        """The output line of every row (the row's line number first), in order, and how many were refused.
+        `starts` (PAN -> TID) sets where meters' TIDs start from, when the parent reserved them."""
+        for pan, tid in (starts or {}).items():
+            if tid is not None:
+                self.last_tids[pan] = tid
         out: list[str] = []
         requests: list[CreditRequest] = []
         where: list[int] = []
@@ -173,7 +179,9 @@ def _error_line(line: int, pan: str, exc: Exception) -> str:
     return csv_line([str(line), pan, "", "", "", "", str(exc)])
 
 
-Job = tuple[list[int], list[str]]  # (line numbers, line texts) of some rows of one worker's meters
+# (line numbers, line texts, PAN -> TID to start from) of some rows: of one worker's meters, or a chunk of
+# the file whose meters' TIDs the parent reserved (cli/batch_tids.py).
+Job = tuple[list[int], list[str], dict[str, int | None]]
 Done = tuple[int, list[str] | BaseException, int, int]  # (worker, output lines or the error, refused, size)
 
 
@@ -191,8 +199,8 @@ def work(
     worker = Worker(VendingKey(vending_key), columns, default_at)
     try:
         while (job := jobs.get()) is not None:
-            lines, texts = job
-            out, refused = worker.issue(lines, texts)
+            lines, texts, starts = job
+            out, refused = worker.issue(lines, texts, starts)
             done.put((index, out, refused, sum(map(len, texts)) + len(texts)))
     except Exception as exc:  # reported to the parent, which stops the batch
         done.put((index, _picklable(exc), 0, 0))

@@ -13,12 +13,24 @@ from typer.testing import CliRunner
 
 import cli.batch
 import cli.batch_dealer
+import cli.batch_tids
 import cli.batch_worker
 from cli.apps import app
 from cli.main import main  # noqa: F401  (registers every command module)
-from tokencore import KeyParams, MeterProfile, TokenError, VendingKey, derive_decoder_key, pan_from_drn
+from tokencore import (
+    BaseDate,
+    KeyParams,
+    MeterProfile,
+    TokenError,
+    VendingKey,
+    decode_token,
+    derive_decoder_key,
+    pan_from_drn,
+    parse_pan,
+)
 from tokencore.batch import CreditRequest, issue_credit_tokens
 from tokencore.identity import luhn_check_digit
+from tokencore.tid import tid_at
 
 KEY = ["--vending-key", "ABABABABABABABAB"]
 HEADER = ["drn", "sgc", "ti", "krn", "units", "at", "rnd", "last_tid"]
@@ -143,7 +155,7 @@ def test_bad_rows_get_their_error_in_place(tmp_path: Path) -> None:
 def test_a_failing_worker_stops_the_batch_with_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def boom(self: object, lines: list[int], texts: list[str]) -> tuple[list[str], int]:
+    def boom(self: object, lines: list[int], texts: list[str], starts: object) -> tuple[list[str], int]:
         raise ValueError("worker exploded")
 
     monkeypatch.setattr(cli.batch_worker.Worker, "issue", boom)  # the forked workers inherit it
@@ -156,3 +168,78 @@ def test_a_failing_worker_stops_the_batch_with_a_clear_error(
 def test_negative_workers_is_a_usage_error(tmp_path: Path) -> None:
     code, err, _ = _batch(tmp_path, [HEADER], "--workers", "-1")
     assert code == 2 and "--workers" in err
+
+
+def test_few_meters_chooses_chunks_only_when_meters_cannot_keep_the_workers_busy() -> None:
+    columns = {name: i for i, name in enumerate(HEADER)}
+    one = [f"{_drn(1)},123456,1,1,1"] * 100
+    many = [f"{_drn(m)},123456,1,1,1" for m in range(16)]
+    assert cli.batch_dealer.few_meters(columns, one, 2)
+    assert not cli.batch_dealer.few_meters(columns, one, 1)  # one worker: nothing to split
+    assert not cli.batch_dealer.few_meters(columns, many, 2)  # 8 meters per worker: dealt by meter
+    assert cli.batch_dealer.few_meters(columns, many, 3)
+
+
+def _spy_reservations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the TIDs the parent reserves (it only does in the by-chunk deal)."""
+    calls: list[int] = []
+    real = cli.batch_tids.TidReserver.reserve
+
+    def reserve(self: cli.batch_tids.TidReserver, number: str, row: list[str]) -> object:
+        calls.append(1)
+        return real(self, number, row)
+
+    monkeypatch.setattr(cli.batch_tids.TidReserver, "reserve", reserve)
+    return calls
+
+
+def test_a_one_meter_file_is_split_over_the_workers_and_equals_one_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli.batch_dealer, "JOB_ROWS", 5)  # 12 chunks, dealt to 3 workers in turn
+    reserved = _spy_reservations(monkeypatch)
+    rng = random.Random(5)
+    good = [[_drn(9), "123456", "1", "1", rng.choice(["0.1", "5", "42.5"]), AT, str(rng.randrange(16)), ""]
+            for _ in range(60)]  # fmt: skip
+    code, err, out = _batch(tmp_path, [HEADER, *good], "--workers", "3")
+    assert code == 0 and "60 tokens issued" in err and len(reserved) == 60
+    assert [(int(r["tid"]), r["token"]) for r in out] == _reference(good)
+
+
+def test_split_rows_keep_each_meters_tids_increasing_in_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue times that go back and forth, last_tid columns, refused rows (which may leave gaps) and two
+    meters spread over small chunks: each meter's TIDs still increase in file order, no TID is below its
+    row's minute or its last_tid, the same rows are refused as by one worker, and the tokens decode."""
+    monkeypatch.setattr(cli.batch_dealer, "JOB_ROWS", 3)
+    reserved = _spy_reservations(monkeypatch)
+    rng = random.Random(11)
+    times = ["2025-06-01T10:00", "2025-06-01T10:01", "2025-06-01T09:58", "2025-06-01T10:30", ""]
+    rows: list[list[str]] = [HEADER]
+    for _ in range(150):
+        units = rng.choice(["1", "2.5", "1"] * 5 + ["x", "1820162.5"])
+        rnd = rng.choice([str(rng.randrange(16))] * 9 + ["16"])
+        last = rng.choice([""] * 12 + [str(rng.randrange(6003950, 6004100))])
+        rows.append([_drn(rng.choice([3, 4])), rng.choice(["123456"] * 30 + [""]), "1", "1", units,
+                     rng.choice(times), rnd, last])  # fmt: skip
+    code, _, out = _batch(tmp_path, rows, "--workers", "3", "--at", AT)
+    assert code == 1 and len(reserved) == 150
+    _, _, alone = _batch(tmp_path, rows, "--workers", "1", "--at", AT)
+    assert [bool(r["error"]) for r in out] == [bool(r["error"]) for r in alone]
+    vending_key = VendingKey.from_hex("ABABABABABABABAB")
+    last_tids: dict[str, int] = {}
+    for row, result in zip(rows[1:], out, strict=True):
+        if result["error"]:
+            continue
+        pan, tid = result["pan"], int(result["tid"])
+        at = datetime.fromisoformat(row[5] or AT).replace(tzinfo=UTC)
+        assert tid >= tid_at(at, BaseDate.Y2014) and tid > last_tids.get(pan, -1)
+        if row[7] and pan not in last_tids:
+            assert tid > int(row[7])
+        last_tids[pan] = tid
+        key = derive_decoder_key(
+            vending_key, MeterProfile(parse_pan(pan), KeyParams(sgc=123456, ti=1, krn=1))
+        )
+        assert decode_token(result["token"], key).fields.tid == tid
+    assert len(last_tids) == 2
