@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine, select
+from sqlmodel import SQLModel
 from starlette.exceptions import StarletteDeprecationWarning
 
 with warnings.catch_warnings():
@@ -21,7 +24,21 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-__all__ = ["TestClient", "served_service"]
+__all__ = ["TestClient", "served_service", "table_digests"]
+
+
+def table_digests(engine: Engine) -> dict[str, tuple[int, str]]:
+    """Row count and a hash of every row's content, per table (rows in primary-key order): two equal
+    results mean nothing was written in between."""
+    from api.db import reading  # the service's module, imported when a test asks (as the fixtures do)
+
+    out: dict[str, tuple[int, str]] = {}
+    with reading(engine) as s:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = s.execute(select(table).order_by(*table.primary_key.columns)).all()
+            digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+            out[table.name] = (len(rows), digest)
+    return out
 
 
 def _free_port() -> int:

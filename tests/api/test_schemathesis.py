@@ -12,21 +12,17 @@ PostgreSQL). docs/reliability.md gives a longer run.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any
 
 import pytest
 import schemathesis
-from apitest import TestClient
+from apitest import TestClient, table_digests
 from conftest import METER_DRN, World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from sqlalchemy import select
-from sqlmodel import SQLModel
 
-from api.db import reading
 from api.rest.openapi import openapi_document
 
 SCHEMA = schemathesis.openapi.from_dict(openapi_document())
@@ -40,17 +36,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 KEYS = ("valid", "wrong", "none")
-
-
-def table_digests(world: World) -> dict[str, tuple[int, str]]:
-    """Row count and a hash of every row's content, per table (rows in primary-key order)."""
-    out: dict[str, tuple[int, str]] = {}
-    with reading(world.service.engine) as s:
-        for table in SQLModel.metadata.sorted_tables:
-            rows = s.execute(select(table).order_by(*table.primary_key.columns)).all()
-            digest = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
-            out[table.name] = (len(rows), digest)
-    return out
 
 
 def send(client: TestClient, case: Any, key: str, api_key: str) -> Any:
@@ -122,13 +107,13 @@ def fuzz_operation(
     @FUZZ
     @given(case=cases(operation, mode))
     def run(case: Any) -> None:
-        before = table_digests(world)
+        before = table_digests(world.service.engine)
         r = send(client, case, key, api_key)
         seen[r.status_code] = seen.get(r.status_code, 0) + 1
         where = (mode.value, key, case.as_transport_kwargs(base_url=""), r.status_code, r.text[:300])
         assert r.status_code < 500, where
         if r.status_code >= 400:
-            after = table_digests(world)
+            after = table_digests(world.service.engine)
             changed = [name for name in before if before[name] != after[name]]
             assert not changed, (where, changed)
             if operation.path.startswith("/api/"):
@@ -146,7 +131,7 @@ def test_nul_characters_are_refused_before_any_query(client: TestClient, world: 
     query answered 500 from the first look-up. Now 422, and nothing written."""
     auth = {"Authorization": f"Bearer {api_key}"}
     meter = {"number": "01234567913", "sgc": 123457, "ti": 1, "krn": 1, "vending_key": "vk1\x00"}
-    before = table_digests(world)
+    before = table_digests(world.service.engine)
     for method, url, body in (
         ("POST", "/api/v1/meters/batch", {"meters": [meter]}),
         ("POST", f"/api/v1/meters/{METER_DRN}/tokens/credit", {"units": "1", "reference": "a\x00"}),
@@ -162,4 +147,4 @@ def test_nul_characters_are_refused_before_any_query(client: TestClient, world: 
         r = client.request(method, url, json=body, headers=auth)
         assert r.status_code == 422, (url, r.status_code, r.text)
         assert r.json()["error"]["code"] in ("invalid_body", "invalid_query")
-    assert table_digests(world) == before
+    assert table_digests(world.service.engine) == before
