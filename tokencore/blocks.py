@@ -228,18 +228,20 @@ class Fields:
     key_section: KeySection | None = None
 
 
+# kind_of for every class (0-3) and subclass (0-15), looked up once per token parsed.
+_KINDS = tuple(tuple(kind_of(c, s) for s in range(16)) for c in range(4))
 _fields = builder(Fields)  # Fields(...) without the frozen __init__: parsing runs once per token decoded
 
 
 def parse_block(token_class: int, block: int) -> Fields:
     """Split a plaintext block into its fields and check its CRC (CRC_C for currency credit)."""
     sub = block >> 60
-    kind = kind_of(token_class, sub)
+    kind = _KINDS[token_class][sub] if 0 <= token_class <= 3 and 0 <= sub <= 15 else kind_of(token_class, sub)
     crc = block & 0xFFFF
     crc_ok = token_crc(token_class, block, token_class == CLASS_CREDIT and 4 <= sub <= 7) == crc
     rnd, tid, low16 = (block >> 56) & 15, (block >> 32) & 0xFFFFFF, (block >> 16) & 0xFFFF
     if kind is Kind.CREDIT or kind is Kind.MPL or kind is Kind.MPPUL:
-        return _fields(token_class, sub, kind, crc, crc_ok, rnd=rnd, tid=tid, amount_field=low16)
+        return _fields(token_class, sub, kind, crc, crc_ok, rnd, tid, low16)  # rnd, tid, amount_field
     if kind is Kind.CURRENCY_CREDIT:
         exponent = ((rnd & 7) << 2) | (low16 >> 14)
         return _fields(
