@@ -19,6 +19,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -29,6 +30,9 @@ from meter_emulator.provision import Identity, create_meter
 from meter_emulator.store import MemoryStore
 from tests.firmware.conftest import TEST_METERS, TEST_PAN, sample_provisioning
 from tokencore import DecoderKey, parse_pan
+
+if TYPE_CHECKING:
+    from tests.firmware.conftest import Simulator
 
 pytestmark = pytest.mark.firmware
 
@@ -136,3 +140,29 @@ def test_random_bytes_and_overlong_lines_get_clear_errors_and_change_nothing(
     assert doc_after == doc_before
     words = {r for r in got if r.startswith("ERROR")}
     assert {"ERROR too_long", "ERROR bad_char", "ERROR unknown_command", "ERROR bad_argument"} <= words
+
+
+def test_the_simulated_board_answers_printable_garbage_like_the_host_app(
+    apphost: Path, simulator: Simulator, tmp_path: Path
+) -> None:
+    """The same on the AVR image in simavr, for what its harness can type (printable lines, a few
+    over-long ones): the Uno's replies are the host app's, and its EEPROM is unchanged."""
+    rng = random.Random(7)
+    lines = [b"STATUS"]
+    while len(lines) < 40:
+        line = garbage_line(rng)
+        if all(0x20 <= b < 0x7F for b in line) and len(line) <= 300 and not line.startswith(b"!"):
+            lines.append(line)
+    lines.append(b"STATUS")
+    script = [line.decode() for line in lines]
+    eeprom = tmp_path / "sim-ee.bin"
+    run = simulator.run(script, eeprom)
+    saved = eeprom.read_bytes()
+    host = firmware_replies(
+        apphost,
+        "".join(f"{line}\n" for line in [*sample_provisioning(), *script]).encode(),
+        tmp_path / "h.bin",
+    )
+    assert run.replies() == host[2:]
+    assert simulator.run(script, eeprom).replies() == run.replies()
+    assert eeprom.read_bytes() == saved
