@@ -28,7 +28,10 @@ def _load(profile: Path) -> Meter:
     store = FileStore(profile)
     if store.load() is None:
         raise UsageError(f"no meter state at {profile}: create it with `nguvu meter new`")
-    return Meter.load(store, MeterSettings(), 0)
+    meter = Meter.load(store, MeterSettings(), 0)
+    if not meter.provisioned:
+        raise UsageError(f"{profile} is an unprovisioned meter: it has no identity or key to give")
+    return meter
 
 
 @meter_app.command("eeprom")

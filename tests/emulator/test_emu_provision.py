@@ -41,6 +41,9 @@ def test_unprovisioned_meter_then_provisioned_and_kept(tmp_path: Path) -> None:
     assert send(meter, clock, f"TOKEN {PUBLISHED}") == "ERROR no_key"
     assert send(meter, clock, "LCD") == "LCD |NO KEY          |Provision meter |"
     assert send(meter, clock, KEY) == "ERROR no_id"
+    refused = CliRunner().invoke(app, ["meter", "eeprom", str(tmp_path / "m.json"), str(tmp_path / "m.eep")])
+    assert refused.exit_code == 2 and "unprovisioned" in refused.output
+    assert not (tmp_path / "m.eep").exists()
     assert send(meter, clock, ID) == "OK"
     assert send(meter, clock, KEY) == "OK"
     assert send(meter, clock, f"TOKEN {PUBLISHED}") == "RESULT accept amount=0.1 credit=0.1"

@@ -45,7 +45,7 @@ def random_profile(rng: random.Random, tmp_path: Path, ea: str, dkga: str) -> tu
     """A meter made as a technician would (`nguvu meter new`) with random identity and key parameters."""
     body = "".join(rng.choice("0123456789") for _ in range(10))
     pan = pan_from_drn(body + str(luhn_check_digit(body))).pan
-    base = rng.choice((1993, 2014))
+    base = rng.choice((1993, 2014, 2035))
     (tmp_path / "vk.hex").write_text(VENDING_KEYS[dkga])
     profile = tmp_path / f"meter-{pan}.json"
     nguvu(
