@@ -377,7 +377,9 @@ class Meter:
         try:
             self.store.save(self.document(state, now_ms, self.last_result))
         except BaseException:
+            # As the firmware: a failed write leaves the meter unprovisioned and the ID forgotten.
             self.provenance, self.provisioned = before
+            self.pending_identity = None
             raise
         self.state, self.pending_identity, self._last_save_ms = state, None, now_ms
         self._after_change(now_ms)

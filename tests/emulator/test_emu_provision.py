@@ -5,6 +5,9 @@ with the firmware's on random sessions)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from emulator_kit import ManualClock
@@ -19,6 +22,7 @@ from meter_emulator.store import FileStore, MemoryStore, StorageError
 ID = "PROVISION ID 600727000000000009 123456 01 1 2 255 07 1993"
 KEY = "PROVISION KEY E653341F9D5BF36F"
 PUBLISHED = "23716100501183194197"
+NGUVU = "import cli.meter_cmds; from cli.apps import app; app()"
 
 
 class FailingStore(MemoryStore):
@@ -62,5 +66,46 @@ def test_provisioning_that_cannot_be_stored_leaves_no_key() -> None:
     meter = Meter.load(FailingStore(store.data), MeterSettings(), clock.now)
     assert send(meter, clock, ID) == "OK"
     assert send(meter, clock, KEY) == "ERROR storage"
+    assert send(meter, clock, KEY) == "ERROR no_id"  # as the firmware, which reloads its blank state
     assert send(meter, clock, "INFO") == "INFO provision=needed fw=nguvu-emu/0.1"
     assert send(meter, clock, f"TOKEN {PUBLISHED}") == "ERROR no_key"
+
+
+def test_nguvu_meter_provision_on_an_emulated_meter(tmp_path: Path) -> None:
+    """The technician's command against `nguvu meter emulate` of an unprovisioned meter, on its pty."""
+    runner = CliRunner()
+    blank, profile, link = tmp_path / "blank.json", tmp_path / "profile.json", tmp_path / "ttyMETER0"
+    (tmp_path / "dk.hex").write_text("E653341F9D5BF36F")
+    key_file = str(tmp_path / "dk.hex")
+    for args in (
+        ["meter", "new", str(blank), "--unprovisioned"],
+        [
+            "meter",
+            "new",
+            str(profile),
+            "--meter",
+            "600727000000000009",
+            "--base-date",
+            "1993",
+            "--decoder-key-file",
+            key_file,
+        ],
+    ):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    command = [sys.executable, "-c", NGUVU, "meter", "emulate", str(blank), "--headless", "--link", str(link)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().startswith("SERIAL ")
+        result = runner.invoke(app, ["meter", "provision", str(profile), "--serial", str(link)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("INFO pan=600727000000000009 drn=00000000000 sgc=123456 ")
+        again = runner.invoke(app, ["meter", "provision", str(profile), "--serial", str(link)])
+        assert again.exit_code == 2 and "already has a key" in again.output
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
+    meter = Meter.load(FileStore(blank), MeterSettings(), 0)
+    assert meter.provisioned and meter.state.key.key.reveal().hex().upper() == "E653341F9D5BF36F"
