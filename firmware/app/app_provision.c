@@ -206,7 +206,6 @@ void app_provision_request(const char *arg)
     }
     tc_config_default(&config);
     tc_state_init(&g_app.p.meter, g_app.p.pan, &k, &config);
-    memset(&k, 0, sizeof k); /* no copy of the key left on the stack */
     /* The credit counts down from the sensor's energy as last read (at most a second ago). */
     g_app.p.energy_ref_wh = g_app.pzem.energy_wh;
     g_app.p.energy_ref_valid = g_app.pzem_ok;
