@@ -86,6 +86,7 @@ FIELD_MESSAGES = {
     "unknown_vending_key": "names no stored vending key",
     "vending_key_too_short": "DKGA 04 needs a 160-bit vending key",
     "decoder_key_other_meter": "is a decoder key delivered for another meter",
+    "dkga02_needs_decoder_key": "is in the PKCS#11 token: a DKGA 02 meter needs its decoder key from the KMC",
     "serial_url_required": "a connected meter needs a serial link",
     "unknown_tariff": "names no tariff",
     "invalid_amount": "must be a positive amount with at most 2 decimals",

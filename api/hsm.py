@@ -44,6 +44,15 @@ class Dkga02Refused(TokenError):
     code = "dkga02_needs_kmc_decoder_key"
 
 
+def refuse_dkga02(profile: MeterProfile) -> None:
+    """Raise Dkga02Refused for this meter (docs/keys.md, "DKGA 02 under the PKCS#11 store")."""
+    raise Dkga02Refused(
+        f"meter {profile.pan.drn} uses DKGA 02, which the PKCS#11 store does not derive from a "
+        "vending key: import its decoder key from the key management centre "
+        "(nguvu decoder-key import) and register the meter with it"
+    )
+
+
 class Pin:
     """The token's user PIN: read from a file, never shown."""
 
@@ -194,11 +203,7 @@ class Pkcs11Store:
         """The meter's decoder key, DKGA 04 computed in the token. Raises Dkga02Refused, KeystoreError."""
         label = record.label
         if profile.key.dkga is Dkga.DKGA02:
-            raise Dkga02Refused(
-                f"meter {profile.pan.drn} uses DKGA 02, which the PKCS#11 store does not derive from a "
-                "vending key: import its decoder key from the key management centre "
-                "(nguvu decoder-key import) and register the meter with it"
-            )
+            refuse_dkga02(profile)
         message = dkga04_message(profile)
         digest = self._call(lambda s: self._sign(s, label, message))
         return DecoderKey(digest[: profile.key.ea.key_bytes])

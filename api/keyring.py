@@ -138,6 +138,11 @@ class Keyring:
                     f"decoder key {record.label!r} was made for other key parameters or another meter"
                 )
             return DecoderKey(self.store.kek.open(record.label, record.sealed))
+        if self.store.name == "pkcs11" and profile.key.dkga is Dkga.DKGA02:
+            # Whichever store holds the row: DKGA 02 from a vending key is not done under this store.
+            from api.hsm import refuse_dkga02
+
+            refuse_dkga02(profile)
         if record.store != self.store.name:
             raise KeystoreError(
                 f"vending key {record.label!r} is held by the {record.store!r} key store, but "

@@ -143,7 +143,9 @@ def _check_key(session: Session, f: Fields, label: object, meter: Meter) -> None
     if record_ is None or record_.id is None:
         f.fail("vending_key", "unknown_vending_key")
         return
-    if record_.kind == "vending" and meter.dkga == int(Dkga.DKGA04.value) and record_.bits < 160:
+    if record_.kind == "vending" and record_.store == "pkcs11" and meter.dkga == int(Dkga.DKGA02.value):
+        f.fail("vending_key", "dkga02_needs_decoder_key")
+    elif record_.kind == "vending" and meter.dkga == int(Dkga.DKGA04.value) and record_.bits < 160:
         f.fail("vending_key", "vending_key_too_short")
     meter.vending_key_id = record_.id
 

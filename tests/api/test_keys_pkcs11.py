@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from api.db import reading, transaction
 from api.errors import Conflict, FieldErrors, InvalidInput
-from api.hsm import VENDING_KEY_ID, Pin, Pkcs11Config, Pkcs11Store
+from api.hsm import VENDING_KEY_ID, Dkga02Refused, Pin, Pkcs11Config, Pkcs11Store
 from api.keyimport import import_decoder_key, import_vending_key
 from api.keyring import Keyring, SoftwareStore, profile_of
 from api.keystore import Kek, KeystoreError
@@ -259,7 +259,7 @@ def test_a_dkga02_meter_with_a_kmc_decoder_key_vends_and_one_without_is_refused(
     )
     dk = derive_decoder_key(VendingKey.from_hex("0123456789abcdef"), profile)  # what the KMC computed
     file = wrap_decoder_key(hsm.transport_key, dk, profile).to_json()
-    # Without a decoder key: the meter refers to a vending key in the token; the vend is held, clearly.
+    # A DKGA 02 meter cannot be registered on a vending key in the token.
     vk_label = label()
     with transaction(pk_service.engine) as s:
         import_vending_key(
@@ -270,14 +270,25 @@ def test_a_dkga02_meter_with_a_kmc_decoder_key_vends_and_one_without_is_refused(
             transport_key=TRANSPORT,
             actor=SETUP,
         )
-    _dkga02_meter(pk_service, vk_label)
+    with pytest.raises(FieldErrors) as refused:
+        _dkga02_meter(pk_service, vk_label)
+    assert refused.value.errors == {"vending_key": "dkga02_needs_decoder_key"}
+    # One carried over from the software store (its 64-bit key sealed under the KEK) is held, clearly.
+    with transaction(pk_service.engine) as s:
+        kek = pk_service.settings.kek
+        s.add(
+            VendingKeyRecord(
+                label="old-vk", sealed=kek.seal("old-vk", bytes.fromhex("0123456789abcdef")), bits=64
+            )
+        )
+    _dkga02_meter(pk_service, "old-vk")
     held = _pay(pk_service, DKGA02_DRN, "r1")
     assert held.outcome == "held" and held.reason == "dkga02_needs_kmc_decoder_key", held
     with reading(pk_service.engine) as s:
         meter = s.scalars(select(Meter).where(Meter.drn == DKGA02_DRN)).one()
         record = s.get(VendingKeyRecord, meter.vending_key_id)
         assert record is not None
-        with pytest.raises(Exception, match="DKGA 02, which the PKCS#11 store does not derive"):
+        with pytest.raises(Dkga02Refused, match="DKGA 02, which the PKCS#11 store does not derive"):
             keyring.decoder_key(record, profile_of(meter))
     # With the KMC's decoder key for this meter: it vends, and the token decodes under that key.
     dk_label = label()

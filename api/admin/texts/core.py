@@ -127,6 +127,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "This decoder key was delivered for another meter.",
         "sw": "Ufunguo huu wa dekoda ulitolewa kwa mita nyingine.",
     },
+    "field.dkga02_needs_decoder_key": {
+        "fr": "Clé dans le module PKCS#11 : un compteur DKGA 02 a besoin de sa clé de décodeur livrée par le centre de gestion des clés.",
+        "en": "This key is in the PKCS#11 token: a DKGA 02 meter needs its decoder key from the key management centre.",
+        "sw": "Ufunguo huu uko kwenye PKCS#11: mita ya DKGA 02 inahitaji ufunguo wake wa dekoda kutoka kituo cha funguo.",
+    },
     "field.serial_url_required": {
         "fr": "Un compteur connecté a besoin d'une liaison série.",
         "en": "A connected meter needs a serial link.",
