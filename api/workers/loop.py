@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
 
 from api.service import Service
 
@@ -41,6 +44,28 @@ async def run_forever(service: Service, name: str, one_pass: Callable[[Service],
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=poll)
         wake.clear()
+
+
+RECORD_TRIES = 4
+
+
+def recorded(record: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a function that records what already happened outside (an SMS the provider took, a meter's
+    answer): a database connection cut at that moment (failover, pg_terminate_backend) is retried a few
+    times on a fresh connection, so the job is not done a second time when its lease ends."""
+
+    def wrapper(*args: object, **kwargs: object) -> None:
+        for attempt in range(RECORD_TRIES):
+            try:
+                record(*args, **kwargs)
+                return
+            except OperationalError:
+                if attempt == RECORD_TRIES - 1:
+                    raise
+                log.warning("recording a worker outcome failed on a lost connection; retrying")
+                time.sleep(0.2 * 2**attempt)
+
+    return wrapper
 
 
 def lease_until(now: datetime, seconds: float = 60.0) -> datetime:

@@ -22,7 +22,7 @@ from api.db import affected, transaction
 from api.meterlink import MeterLinkError, push_token
 from api.models import Meter, MeterPush, Token
 from api.service import Service
-from api.workers.loop import backoff
+from api.workers.loop import backoff, recorded
 
 log = logging.getLogger("nguvu.workers.push")
 # Final outcomes: the meter decided. Anything else (link error, `locked`, ERROR) is retried.
@@ -91,6 +91,7 @@ def claim(service: Service) -> list[tuple[MeterPush, str, str]]:
         return claimed
 
 
+@recorded
 def _record(service: Service, push_id: int, **values: object) -> None:
     with transaction(service.engine) as session:
         session.execute(

@@ -13,7 +13,7 @@ from api.db import affected, transaction
 from api.models import SmsOutbox
 from api.service import Service
 from api.sms.base import SmsError, SmsMessage, SmsPermanentError, SmsTemporaryError
-from api.workers.loop import backoff
+from api.workers.loop import backoff, recorded
 
 log = logging.getLogger("nguvu.workers.sms")
 BATCH = 50
@@ -51,6 +51,7 @@ def claim(service: Service) -> list[SmsOutbox]:
         return claimed
 
 
+@recorded
 def _record(service: Service, row_id: int, **values: object) -> None:
     with transaction(service.engine) as session:
         session.execute(

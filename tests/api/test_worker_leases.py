@@ -218,3 +218,24 @@ def test_metrics_directories_of_killed_instances_are_removed(tmp_path: Path) -> 
         (d / "counter_1.db").write_bytes(b"x")
     assert remove_orphan_metrics_dirs(tmp_path) == 1
     assert not orphan.exists() and live.exists() and legacy.exists()
+
+
+def test_an_outcome_is_recorded_again_after_a_cut_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from api.workers import loop
+
+    monkeypatch.setattr(loop.time, "sleep", lambda _s: None)
+    calls: list[int] = []
+
+    def flaky(fails: int) -> None:
+        calls.append(1)
+        if len(calls) <= fails:
+            raise OperationalError("UPDATE sms_outbox ...", {}, Exception("server closed the connection"))
+
+    loop.recorded(flaky)(2)
+    assert len(calls) == 3  # two cuts, then recorded
+    calls.clear()
+    with pytest.raises(OperationalError):
+        loop.recorded(flaky)(10)
+    assert len(calls) == loop.RECORD_TRIES
