@@ -29,7 +29,7 @@ LANGUAGES = ("fr", "en", "sw")
 # keyword) and TENA (Swahili "again") say "send it again". Any other text gets a short help SMS.
 DEFAULT_RESEND_KEYWORDS = ("JETON", "TOKEN", "TOKENI", "CODE", "RESEND", "TENA")
 _MAX_KEYWORD = 20
-# Meters whose issuer (decoder key and cipher, about 2 KB) a service process keeps: NGUVU_ISSUER_CACHE_SIZE.
+# Meters whose issuer (decoder key and cipher: 0.8 KB, 2.6 KB pure Python) a process keeps, at most.
 DEFAULT_ISSUER_CACHE_SIZE = 50_000
 
 
