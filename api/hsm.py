@@ -13,6 +13,7 @@ that the other threads hand work to through a queue, and its own logged-in sessi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -36,6 +37,26 @@ T = TypeVar("T")
 VENDING_KEY_ID = b"nguvu-vending-key"
 TRANSPORT_KEY_ID = b"nguvu-transport-key"
 _START_ATTEMPTS = 5
+
+
+def _lost_session_errors() -> tuple[type[Exception], ...]:
+    try:
+        import pkcs11.exceptions as e
+    except ImportError:  # the dependency is there; this keeps `import api.hsm` cheap and safe
+        return ()
+    return (
+        e.SessionHandleInvalid,
+        e.SessionClosed,
+        e.UserNotLoggedIn,
+        e.DeviceRemoved,
+        e.TokenNotPresent,
+        e.DeviceError,
+        e.KeyHandleInvalid,
+        e.ObjectHandleInvalid,
+    )
+
+
+_LOST_SESSION = _lost_session_errors()
 
 
 class Dkga02Refused(TokenError):
@@ -121,6 +142,15 @@ class TokenThread:
             except BaseException as exc:  # handed to the caller's thread
                 future.set_exception(exc)
 
+    def forget(self, token_label: str) -> None:
+        """Drop this process's session on `token_label` and its object handles (PKCS#11 thread only)."""
+        session = self._sessions.pop(token_label, None)
+        for slot in [slot for slot in self.objects if slot[0] == token_label]:
+            del self.objects[slot]
+        if session is not None:
+            with contextlib.suppress(Exception):
+                session.close()
+
     def session(self, token_label: str, pin: Pin) -> Any:
         """The logged-in session of this process on `token_label` (PKCS#11 thread only)."""
         import pkcs11
@@ -186,7 +216,23 @@ class Pkcs11Store:
 
     def _call(self, fn: Callable[[Any], T]) -> T:
         thread = self._thread()
-        return thread.call(lambda: fn(thread.session(self.config.token_label, self.config.pin)))
+        token, pin = self.config.token_label, self.config.pin
+
+        def run() -> T:
+            import pkcs11
+
+            try:
+                return fn(thread.session(token, pin))
+            except _LOST_SESSION:
+                # The HSM restarted, or the session or login was dropped: log in again, once.
+                log.warning("PKCS#11 token %r: session lost, logging in again", token)
+                thread.forget(token)
+                try:
+                    return fn(thread.session(token, pin))
+                except pkcs11.PKCS11Error as exc:
+                    raise KeystoreError(f"PKCS#11 token {token!r} failed: {type(exc).__name__}") from None
+
+        return thread.call(run)
 
     def start(self) -> None:
         """Open the session now, so a wrong module, token or PIN stops the service at start-up."""

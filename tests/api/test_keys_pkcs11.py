@@ -397,3 +397,14 @@ def test_migration_0008_gives_existing_sealed_keys_their_size(tmp_path: Path) ->
         rows = {r.label: (r.store, r.kind, r.bits, r.bound_to) for r in s.scalars(select(VendingKeyRecord))}
     assert rows == {"short": ("kek", "vending", 64, ""), "long": ("kek", "vending", 160, "")}
     eng.dispose()
+
+
+def test_a_lost_session_is_opened_again(hsm: Hsm, caplog: pytest.LogCaptureFixture) -> None:
+    store = hsm.store(Kek.generate()[0])
+    name = imported(hsm, store)
+    v = load("kdf.json")["vectors"][2]
+    record = VendingKeyRecord(label=name)
+    assert store.decoder_key(record, vector_profile(v)).hex() == v["decoder_key"]
+    store._call(lambda session: session.close())  # as if the HSM dropped it
+    assert store.decoder_key(record, vector_profile(v)).hex() == v["decoder_key"]
+    assert "session lost, logging in again" in caplog.text
