@@ -117,6 +117,10 @@ def test_sale_preview_confirm_receipt_and_the_token_decodes(web: AdminClient, wo
     thermal = web.get(done.headers["location"].split("?")[0] + "?layout=thermal")
     assert 'class="receipt thermal"' in thermal.text and "size: 80mm auto" in thermal.text
     assert 'class="receipt a4"' in receipt.text and "size: A4" in receipt.text
+    # The subscriber's history shows the payment and its token in the page's language, not state codes.
+    history = web.get(f"/admin/subscribers/{payment.subscriber_id}").text
+    assert "Jeton émis" in history and ">vended<" not in history
+    assert "<td>En file</td>" in history  # the token SMS, queued (no worker runs in this test)
 
 
 def test_double_submit_gives_one_payment_and_one_token(web: AdminClient, world: World) -> None:

@@ -207,6 +207,8 @@ def test_delete_is_soft_and_refused_while_a_payment_is_in_flight(web: AdminClien
     page = web.get(f"/admin/subscribers/{sub_id}").text
     assert 'id="deleted-notice"' in page and "ref-flight" in page  # the history stays
     assert "ENK-0001" not in web.get("/admin/subscribers?q=kahindo").text
+    with_deleted = web.get("/admin/subscribers?q=kahindo&deleted=1").text  # the box "include deleted"
+    assert f'href="/admin/subscribers/{sub_id}"' in with_deleted and "Supprimé</span>" in with_deleted
 
 
 def test_reprint_and_resend(web: AdminClient, world) -> None:

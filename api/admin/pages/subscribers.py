@@ -29,14 +29,15 @@ def index(request: Request) -> Response:
     q = request.query_params
     text, sort, cursor = q.get("q", "")[:80], q.get("sort", "name"), q.get("cursor") or None
     sort = sort if sort in dict(SORTS) else "name"
+    deleted = q.get("deleted") == "1"  # deleted subscribers too: their history stays readable
     try:
         with reading(request.app.state.service.engine) as s:
-            page = subscriber_queries.search(s, text, sort, cursor, PAGE_SIZE)
+            page = subscriber_queries.search(s, text, sort, cursor, PAGE_SIZE, deleted=deleted)
     except InvalidInput:
         with reading(request.app.state.service.engine) as s:  # a stale page link: start again
-            page = subscriber_queries.search(s, text, sort, None, PAGE_SIZE)
+            page = subscriber_queries.search(s, text, sort, None, PAGE_SIZE, deleted=deleted)
     template = "subscribers/_results.html" if request.headers.get("HX-Request") else "subscribers/index.html"
-    return render(request, template, page=page, q=text, sort=sort, sorts=SORTS)
+    return render(request, template, page=page, q=text, sort=sort, sorts=SORTS, deleted=deleted)
 
 
 def _form(request: Request, template: str, *, status_code: int = 200, **ctx: Any) -> Response:

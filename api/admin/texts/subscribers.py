@@ -60,6 +60,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "Nathibitisha (historia inabaki)",
     ),
     "subscribers.deleted": _t("Supprimé", "Deleted", "Imefutwa"),
+    "subscribers.show_deleted": _t(
+        "Inclure les abonnés supprimés", "Include deleted subscribers", "Jumuisha wateja waliofutwa"
+    ),
     "subscribers.deleted_on": _t(
         "Abonné supprimé le {date} ; son historique reste consultable.",
         "Subscriber deleted on {date}; the history stays readable.",
@@ -155,4 +158,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "This token cannot be sent by SMS (no phone, or not a credit token).",
         "Tokeni hii haiwezi kutumwa kwa SMS (hakuna simu, au si tokeni ya mkopo).",
     ),
+    # The states of a token's SMS and of its push to a connected meter (api.queries.tokens).
+    "sms_status.queued": _t("En file", "Queued", "Kwenye foleni"),
+    "sms_status.sent": _t("Envoyé", "Sent", "Imetumwa"),
+    "sms_status.delivered": _t("Reçu", "Delivered", "Imefika"),
+    "sms_status.failed": _t("Échec", "Failed", "Imeshindwa"),
+    "push_status.queued": _t("En attente", "Queued", "Inasubiri"),
+    "push_status.done": _t("Reçu par le compteur", "Accepted by the meter", "Imepokelewa na mita"),
+    "push_status.failed": _t("Échec", "Failed", "Imeshindwa"),
 }
