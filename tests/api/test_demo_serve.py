@@ -71,7 +71,11 @@ def test_demo_serve_shows_the_purchase_in_the_back_office(tmp_path: Path) -> Non
         assert login and f"http://127.0.0.1:{port}/admin/" in out
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True, timeout=10) as http:
             _log_in(http, login.group(1), login.group(2))
-            assert http.get("/admin/").status_code == 200
+            dashboard = http.get("/admin/")
+            assert dashboard.status_code == 200
+            # Today's card counts the demo's sales (money in FC or USD, not the "0" of an empty day).
+            today = dashboard.text.split('class="card"', 2)[1]
+            assert re.search(r"[1-9][\d\u00a0.,]*\u00a0FC|USD\u00a0[1-9]", today), today[:2000]
             found = http.get("/admin/subscribers", params={"q": "ENK-0001"})
             link = re.search(r'href="/admin/subscribers/(\d+)"', found.text)
             assert link, found.text[-1000:]

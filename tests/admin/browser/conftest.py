@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browserkit import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Served, serve
+from browserkit import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, DESKTOP, Served, serve
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from api.keystore import Kek
@@ -22,6 +22,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serve(tmp_path_factory.mktemp("admin-browser"), kek_hex) as running:
         yield running
     text = running.log.read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "serve.log").write_text(text)  # kept with the screenshots (tmp dirs are pruned)
     assert "Traceback" not in text, text[-3000:]
 
 

@@ -21,7 +21,8 @@ from browserkit import (
 )
 from playwright.sync_api import Browser, Page, expect
 
-from tokencore import KeyParams, MeterPan, MeterProfile, VendingKey, decode_token, derive_decoder_key
+from tokencore import KeyParams, Kind, MeterPan, MeterProfile, VendingKey, decode_token, derive_decoder_key
+from tokencore.decode import DecodedToken
 from tokencore.identity import pan_from_drn
 
 pytestmark = pytest.mark.browser
@@ -123,11 +124,15 @@ def test_a_form_with_errors_saves_nothing_then_the_subscriber_is_found_by_a_phon
     shoot(page, "subscribers-search")
 
 
-def _decode_units(drn: str, token: str) -> Decimal:
+def _decode(drn: str, token: str) -> DecodedToken:
     profile = MeterProfile(MeterPan(str(pan_from_drn(drn))), KeyParams(sgc=SGC, ti=TI, krn=KRN))
     decoded = decode_token(token, derive_decoder_key(VendingKey.from_hex(VENDING_KEY), profile))
     assert decoded.crc_ok
-    return Decimal(decoded.units)
+    return decoded
+
+
+def _decode_units(drn: str, token: str) -> Decimal:
+    return Decimal(_decode(drn, token).units)
 
 
 def test_counter_sale_token_decodes_to_the_preview_and_a_double_submit_gives_one_token(
@@ -167,6 +172,11 @@ def test_counter_sale_token_decodes_to_the_preview_and_a_double_submit_gives_one
     page.goto(served.admin("/subscribers/1"))
     assert page.locator("main").inner_text().count(first) == 1  # one token in the history
     shoot(page, "subscriber-detail-after-sale")
+    page.goto(served.admin("/"))
+    expect(page.locator(".cards").first).to_contain_text(
+        re.compile(r"[1-9][\d\u00a0]*\u00a0FC")
+    )  # today's sales
+    shoot(page, "dashboard-after-sale")
 
 
 def test_a_post_without_its_csrf_token_is_refused(page: Page, served: Served) -> None:
@@ -222,6 +232,10 @@ def test_edit_then_delete_keeps_the_history(page: Page, served: Served) -> None:
     expect(page.locator("#payments tbody tr")).to_have_count(1)
     expect(page.locator("#edit-subscriber")).to_have_count(0)
     shoot(page, "subscriber-deleted")
+    page.goto(served.admin("/subscribers?q=Muhindo"))
+    expect(page.locator("main")).not_to_contain_text("Syauswa")  # gone from the list...
+    page.check("#f-deleted")  # ...unless deleted subscribers are asked for (htmx reloads the list)
+    expect(page.locator("#subscriber-list")).to_contain_text("Syauswa")
     page.goto(served.admin("/audit"))
     expect(page.locator("main")).to_contain_text("Syauswa")  # the edit's before → after
     shoot(page, "audit-after-edit")
@@ -298,3 +312,24 @@ def test_repeated_wrong_passwords_lock_logging_in_until_the_super_admin_unlocks(
         expect(agent.locator("#menu-engineering")).to_be_visible()
     finally:
         other_context.close()
+
+
+def test_a_management_token_shows_its_warning_then_a_sheet_whose_token_the_meter_accepts(
+    page: Page, served: Served
+) -> None:
+    login(page, served)
+    page.goto(served.admin(f"/engineering?meter={METER_DRN}"))
+    expect(page.locator("#eng-meter")).to_contain_text(METER_DRN)
+    page.fill("#f-mpl_watts", "2500")
+    page.click("#eng-review-set_mpl")
+    expect(page.locator("#eng-warning")).to_be_visible()
+    expect(page.locator("#eng-value")).to_contain_text("2500 W")
+    page.click("#eng-issue")  # the box is not ticked: nothing is issued
+    expect(page.locator("#sheet")).to_have_count(0)
+    shoot(page, "engineering-review")
+    page.check("#f-confirm")
+    page.click("#eng-issue")
+    expect(page.locator("#sheet-tokens li")).to_have_count(1)
+    decoded = _decode(METER_DRN, page.inner_text("#sheet-tokens li").replace(" ", ""))
+    assert decoded.fields.kind is Kind.MPL and decoded.watts == 2500
+    shoot(page, "engineering-sheet")
