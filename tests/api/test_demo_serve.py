@@ -87,11 +87,9 @@ def test_demo_serve_shows_the_purchase_in_the_back_office(tmp_path: Path) -> Non
             assert shown and all(token.replace(" ", "") in flat for token in shown), (shown, out[-2000:])
     finally:
         proc.send_signal(signal.SIGINT)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        try:
-            proc.wait(30)
+        try:  # read to the end: closing the pipe first would break the demo's last line ("stopped")
+            rest, _ = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
-    assert proc.returncode == 0
+            rest, _ = proc.communicate()
+    assert proc.returncode == 0, rest[-2000:]
