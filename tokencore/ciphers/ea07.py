@@ -88,18 +88,35 @@ _GATHER_ENC = _gather(3)
 _GATHER_DEC = _gather(0)
 
 
-def _selectors(key: int, gather: tuple[int, ...]) -> tuple[int, ...]:
-    """Per chunk, one key bit per nibble n: bit (4n+3) when encrypting, (4n) when decrypting."""
-    return (
-        gather[key & 255],
-        gather[(key >> 8) & 255],
-        gather[(key >> 16) & 255],
-        gather[(key >> 24) & 255],
-        gather[(key >> 32) & 255],
-        gather[(key >> 40) & 255],
-        gather[(key >> 48) & 255],
-        gather[key >> 56],
-    )
+KeyTables = tuple[tuple[tuple[int, ...], ...], ...]  # [byte position][key byte] -> a round's chunk table
+
+
+def _by_key_byte(chunks: ChunkTables, gather: tuple[int, ...]) -> KeyTables:
+    """Per byte position j: key byte value -> the chunk table its two key bits select. A key schedule
+    then costs one int.to_bytes and eight lookups per round (half the time of gathering the bits)."""
+    return tuple(tuple(chunks[j][gather[v]] for v in range(256)) for j in range(8))
+
+
+@lru_cache(maxsize=8)
+def _encrypt_key_tables(tables: TableSet) -> KeyTables:
+    return _by_key_byte(_encrypt_tables(tables), _GATHER_ENC)
+
+
+@lru_cache(maxsize=8)
+def _decrypt_key_tables(tables: TableSet) -> tuple[KeyTables, KeyTables]:
+    _, middle, last = _decrypt_tables(tables)
+    return _by_key_byte(middle, _GATHER_DEC), _by_key_byte(last, _GATHER_DEC)
+
+
+def _rounds(k: int, by_key: KeyTables, count: int, step: int) -> list[Round]:
+    """`count` rounds from the key register `k`, rotated by `step` bits (1: left, 63: right) after each."""
+    t0, t1, t2, t3, t4, t5, t6, t7 = by_key
+    rounds: list[Round] = []
+    for _ in range(count):
+        b0, b1, b2, b3, b4, b5, b6, b7 = k.to_bytes(8, "little")
+        rounds.append((t0[b0], t1[b1], t2[b2], t3[b3], t4[b4], t5[b5], t6[b6], t7[b7]))
+        k = ((k << step) | (k >> (64 - step))) & MASK64
+    return rounds
 
 
 Round = tuple[tuple[int, ...], ...]
@@ -115,30 +132,22 @@ class Ea07:
             raise ValueError("EA07 key must be a 64-bit integer")
         self._key = key
         self._tables = tables
-        enc = _encrypt_tables(tables)
-        k = _rotr(~key & MASK64, 12)
-        rounds: list[Round] = []
-        e0, e1, e2, e3, e4, e5, e6, e7 = enc
-        gather = _GATHER_ENC
-        for _ in range(16):
-            s0, s1, s2, s3, s4, s5, s6, s7 = _selectors(k, gather)
-            rounds.append((e0[s0], e1[s1], e2[s2], e3[s3], e4[s4], e5[s5], e6[s6], e7[s7]))
-            k = ((k << 1) | (k >> 63)) & MASK64
-        self._enc_rounds = rounds
+        # Round r uses the key register rotated left r times (from ~key rotated right by 12); its bits
+        # (4n + 3) select the S-box of nibble n.
+        self._enc_rounds = _rounds(_rotr(~key & MASK64, 12), _encrypt_key_tables(tables), 16, 1)
         self._dec_rounds: list[Round] | None = None  # built on first decryption
 
     def __repr__(self) -> str:
         return "Ea07(<key hidden>)"
 
     def _build_decryption(self) -> list[Round]:
-        first, middle, last = _decrypt_tables(self._tables)
+        first = _decrypt_tables(self._tables)[0]
+        middle, last = _decrypt_key_tables(self._tables)
+        # P^-1 alone, then 15 rounds of S^-1 and P^-1, then S^-1 alone; the key register starts as the
+        # key, rotates right once per round, and its bits (4n) select the inverse S-box of nibble n.
         rounds: list[Round] = [tuple(first[c][0] for c in range(8))]
-        k = self._key
-        for d in range(16):
-            sel = _selectors(k, _GATHER_DEC)
-            source = middle if d < 15 else last
-            rounds.append(tuple(source[c][sel[c]] for c in range(8)))
-            k = _rotr(k, 1)
+        rounds += _rounds(self._key, middle, 15, 63)
+        rounds += _rounds(_rotr(self._key, 15), last, 1, 63)
         self._dec_rounds = rounds
         return rounds
 
