@@ -78,7 +78,11 @@ async def _handle(request: Request, exc: Exception) -> Response:
     if service is not None:
         service.metrics.http_errors.labels(code).inc()
     message = "internal error" if status >= 500 and status != 503 else str(exc)
-    return _error(status, code, message)
+    response = _error(status, code, message)
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):  # a rate limit (429) says when to come back
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

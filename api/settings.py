@@ -120,6 +120,10 @@ class Settings:
     migrate_on_start: bool = True
     sms_resend_keywords: tuple[str, ...] = DEFAULT_RESEND_KEYWORDS
     sms_resend_per_hour: int = 3  # replies to the keyword per phone per hour (0: never reply)
+    # Rate limits shared by every instance (api.ratelimit); 0 turns one off.
+    ussd_phone_per_minute: int = 30  # USSD requests per calling phone per minute
+    ussd_session_requests: int = 40  # USSD requests per session (counted over an hour)
+    api_key_per_minute: int = 1200  # REST requests per API key per minute
     # Dates shown to subscribers (the resend SMS) are local: Beni (North Kivu) keeps Central Africa Time.
     timezone: str = "Africa/Lubumbashi"
     vend_batch_max: int = 200  # payment events per vend transaction at most (1: no group commit)
@@ -216,6 +220,9 @@ class Settings:
             migrate_on_start=_bool(env, "NGUVU_MIGRATE_ON_START", True),
             sms_resend_keywords=_keywords(env, "NGUVU_SMS_RESEND_KEYWORDS", DEFAULT_RESEND_KEYWORDS),
             sms_resend_per_hour=_int(env, "NGUVU_SMS_RESEND_PER_HOUR", 3, 0, 1000),
+            ussd_phone_per_minute=_int(env, "NGUVU_USSD_PHONE_PER_MINUTE", 30, 0, 10**6),
+            ussd_session_requests=_int(env, "NGUVU_USSD_SESSION_REQUESTS", 40, 0, 10**6),
+            api_key_per_minute=_int(env, "NGUVU_API_KEY_PER_MINUTE", 1200, 0, 10**7),
             timezone=env.get("NGUVU_TIMEZONE") or "Africa/Lubumbashi",
             vend_batch_max=_int(env, "NGUVU_VEND_BATCH_MAX", 200, 1, 1000),
             issuer_cache_size=_int(env, "NGUVU_ISSUER_CACHE_SIZE", DEFAULT_ISSUER_CACHE_SIZE, 0, 10**7),

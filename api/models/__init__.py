@@ -5,6 +5,7 @@
 from api.models import indexes as _indexes  # noqa: F401
 from api.models.accounts import AdminSession, LoginThrottle
 from api.models.audit import ApiKey, AuditLog
+from api.models.limits import RateCount
 from api.models.meters import Meter, Tariff, VendingKeyRecord
 from api.models.outbox import MeterPush, SmsOutbox
 from api.models.payments import Payment, PaymentStatus, Token
@@ -20,6 +21,7 @@ __all__ = [
     "MeterPush",
     "Payment",
     "PaymentStatus",
+    "RateCount",
     "SmsOutbox",
     "Subscriber",
     "Tariff",

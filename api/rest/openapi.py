@@ -60,6 +60,7 @@ def _op(
         ("403", "scope missing"),
         ("404", "not found"),
         ("422", "invalid input or refused by the rules"),
+        ("429", "too many requests with this API key (Retry-After: seconds)"),
     ):
         op["responses"][code] = {"description": what, "content": err}
     if body:

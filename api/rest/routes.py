@@ -30,6 +30,7 @@ from api.queries import meters as meter_queries
 from api.queries import payments as payment_queries
 from api.queries import subscribers as subscriber_queries
 from api.queries import tokens as token_queries
+from api.ratelimit import Limit, RateLimited, hit
 from api.registry import check_api_key
 from api.rest import schemas
 from api.service import Service
@@ -66,9 +67,22 @@ async def authorize(request: Request, scope: str) -> ApiKey:
             return check_api_key(session, presented[:200])
 
     key = await run_in_threadpool(check)
+    wait = await run_in_threadpool(_count_request, service, key)
+    if wait:
+        raise RateLimited(
+            f"this API key made more than {service.settings.api_key_per_minute} requests this minute",
+            retry_after=wait,
+        )
     if scope not in key.scopes.split():
         raise Forbidden(f"this API key lacks the {scope!r} scope", code="missing_scope")
     return key
+
+
+def _count_request(service: Service, key: ApiKey) -> int:
+    """Count a request of an authenticated key (a forged key costs no one's budget); 0 if within."""
+    limit = Limit("api-key", service.settings.api_key_per_minute, 60)
+    with transaction(service.engine) as session:
+        return hit(session, limit, f"{key.id}", service.clock())
 
 
 async def _body(request: Request, model: type[M]) -> M:

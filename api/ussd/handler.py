@@ -28,6 +28,7 @@ from api.phone import is_msisdn
 from api.pricing import Quote, quote
 from api.queries.meters import find as find_meter
 from api.queries.tariffs import all_in_force, in_force
+from api.ratelimit import Limit, hit
 from api.resend import last_credit_token, resend_body, serialised_may_reply
 from api.service import Service
 from api.usecases import purchases
@@ -96,6 +97,10 @@ def _reply(body: str, status: int) -> Response:
 
 
 def _answer(service: Service, service_code: str, session_id: str, phone: str, inputs: list[str]) -> str:
+    if _limited(service, service_code, session_id, phone):
+        lang = menu.LANG_CHOICES.get(inputs[0], service.settings.default_language) if inputs else None
+        service.metrics.http_errors.labels("rate_limited").inc()
+        return "END " + text("rate_limited", lang or service.settings.default_language)
     with reading(service.engine) as session:
         state = menu.run(inputs, DbCatalog(session, service.clock()), service.settings.default_language)
     log.debug("USSD step with %d inputs: screen %s", len(inputs), state.screen)  # no input values
@@ -104,6 +109,18 @@ def _answer(service: Service, service_code: str, session_id: str, phone: str, in
     elif state.screen == "resent" and not _queue_resend(service, phone, state):
         state = replace(state, screen="resend_limited")
     return menu.render(state)
+
+
+def _limited(service: Service, service_code: str, session_id: str, phone: str) -> bool:
+    """Count this request against the calling phone's and the session's limits (docs/service.md): a
+    phone cannot drive the menu, and the database behind it, faster than a person types."""
+    s, now = service.settings, service.clock()
+    with transaction(service.engine) as session:
+        by_phone = hit(session, Limit("ussd-phone", s.ussd_phone_per_minute, 60), phone, now)
+        by_session = hit(
+            session, Limit("ussd-session", s.ussd_session_requests, 3600), f"{service_code}|{session_id}", now
+        )
+    return bool(by_phone or by_session)
 
 
 def payment_reference(service_code: str, session_id: str) -> str:

@@ -101,6 +101,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Service temporarily unavailable. Please try again later.",
         "sw": "Huduma haipatikani kwa sasa. Jaribu tena baadaye.",
     },
+    "rate_limited": {
+        "fr": "Trop de demandes depuis ce numero. Reessayez dans quelques minutes.",
+        "en": "Too many requests from this phone. Please try again in a few minutes.",
+        "sw": "Maombi mengi mno kutoka simu hii. Tafadhali jaribu tena baada ya dakika chache.",
+    },
     "bad_request": {
         "fr": "Requete invalide.",
         "en": "Invalid request.",
