@@ -329,6 +329,10 @@ def run(args: argparse.Namespace, work: Path, logs: Path) -> int:
                 "NGUVU_BACKOFF_MAX_SECONDS": "4",
                 "NGUVU_SERIAL_TIMEOUT_SECONDS": "3",
                 "NGUVU_SMS_RESEND_PER_HOUR": "0",
+                # 200 phones drive every USSD session of the load, each faster than a person types:
+                # the per-phone and per-session limits (docs/service.md) would refuse most of it.
+                "NGUVU_USSD_PHONE_PER_MINUTE": "0",
+                "NGUVU_USSD_SESSION_REQUESTS": "0",
             }
             instances = [cluster.instance(n, env, logs) for n in range(args.instances)]
             for inst in instances:

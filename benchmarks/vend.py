@@ -419,6 +419,8 @@ def run(kind: str, args: argparse.Namespace) -> None:
         meter_ids = seed(service, args.meters)
         cold_ids = seed_cold(engine, meter_ids[0], args.cold_meters) if args.cold_meters else []
         env = {"NGUVU_KEK": kek_hex, "NGUVU_DATA_DIR": tmp, "NGUVU_SMS_PROVIDER": "console"}
+        # One phone walks the USSD menu as fast as it can: measure the menu, not the rate limit.
+        env |= {"NGUVU_USSD_PHONE_PER_MINUTE": "0", "NGUVU_USSD_SESSION_REQUESTS": "0"}
         if kind == "postgres":
             env["DATABASE_URL"] = str(engine.url.render_as_string(hide_password=False))
         full_load = f"paid vends, {args.meters} meters, {args.concurrency} in flight"
