@@ -7,6 +7,8 @@ oversized body is never held in memory whole, whatever its size. The limits are 
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from starlette.requests import Request
 
 from api.errors import ServiceError
@@ -36,3 +38,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"request body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_form(body: bytes, max_fields: int) -> dict[str, str]:
+    """A urlencoded form (USSD, SMS callbacks). Raises ValueError when it is not one: not UTF-8, more than
+    `max_fields` fields, or a NUL character anywhere (PostgreSQL text cannot hold NUL, so a NUL in a
+    phone number or a USSD input would fail the first look-up with a 500)."""
+    form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=max_fields))
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        raise ValueError("a form field holds a NUL character")
+    return form

@@ -9,7 +9,6 @@ through the app's exception table.
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -17,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.bodies import CALLBACK_MAX_BYTES, read_body
+from api.bodies import CALLBACK_MAX_BYTES, parse_form, read_body
 from api.db import reading, transaction
 from api.errors import NotFound, ServiceError
 from api.models import SmsOutbox
@@ -91,7 +90,7 @@ async def sms_delivery(request: Request) -> Response:
 
 def _form(body: bytes) -> dict[str, str]:
     """A urlencoded form body; ValueError when it is not one (UnicodeDecodeError is a ValueError)."""
-    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS))
+    return parse_form(body, MAX_FORM_FIELDS)
 
 
 async def sms_inbound(request: Request) -> Response:

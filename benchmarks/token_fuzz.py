@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tokencore import DecoderKey, Dkga, Ea, Issuer, KeyParams, MeterProfile, parse_pan
+from tokencore.ciphers import native
 from tokencore.decoder import MeterState, Outcome, enter_token, new_meter_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -272,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "count": args.count,
         "seed": args.seed,
         "load_average": round(load, 2),
+        "python_ea07": native.engine_path_text(),  # NGUVU_PURE_PYTHON=1 for the pure-Python cipher
         "python_seconds": round(py_seconds, 1),
         "c_asan_seconds": round(c_seconds, 1),
         "differential": "agree" if not c_failures else "DISAGREE",
@@ -294,6 +296,7 @@ def print_report(r: dict[str, Any]) -> None:
         f"token fuzz: {r['count']:,} entries, seed {r['seed']}, load {r['load_average']}; "
         f"Python decoder {r['python_seconds']} s, C decoder under ASan/UBSan {r['c_asan_seconds']} s"
     )
+    print(f"  Python decoder's EA07: {r['python_ea07']} (EA11: MISTY1 in pure Python)")
     for name, kinds in r["outcomes"].items():
         for kind, counts in kinds.items():
             print(f"  {name} {kind:8} " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))

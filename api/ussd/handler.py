@@ -12,7 +12,6 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from urllib.parse import parse_qsl
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from api.actors import Actor
-from api.bodies import USSD_MAX_BYTES, BodyTooLarge, read_body
+from api.bodies import USSD_MAX_BYTES, BodyTooLarge, parse_form, read_body
 from api.db import reading, transaction
 from api.errors import NoTariff
 from api.models import Meter, SmsOutbox, Subscriber
@@ -78,7 +77,7 @@ async def ussd_endpoint(request: Request) -> Response:
     except BodyTooLarge:
         return _reply("END " + text("bad_request", lang), 413)
     try:
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20))
+        form = parse_form(body, 20)
     except (UnicodeDecodeError, ValueError):
         return _reply("END " + text("bad_request", lang), 400)
     session_id = form.get("sessionId", "")

@@ -43,3 +43,22 @@ def test_over_the_limit_is_413_and_at_the_limit_is_parsed(
     at_limit = client.post(url, content=b"a" * limit, headers=headers)
     assert at_limit.status_code in (200, 400, 401, 422), at_limit.status_code  # read, then refused or not
     assert table_digests(world.service.engine) == before
+
+
+def test_nul_characters_in_forms_are_refused_before_any_query(client: TestClient, world: World) -> None:
+    """Found by the two-instance fuzzing on PostgreSQL: a USSD text holding NUL (`2*2*E\\r7a\\x00N...`)
+    answered 500 from the meter look-up. USSD and SMS forms with a NUL anywhere are now malformed (400)."""
+    form = "application/x-www-form-urlencoded"
+    before = table_digests(world.service.engine)
+    for url, body in (
+        (
+            "/ussd",
+            "sessionId=a&serviceCode=%2A384%2A1234%23&phoneNumber=%2B243990000001&text=2%2A2%2AE%0D7a%00N",
+        ),
+        ("/ussd", "sessionId=a%00&phoneNumber=%2B243990000001&text="),
+        ("/callbacks/sms/console/inbound", "from=%2B243990000001&to=1&text=TENA%20ENK-%00&id=x1"),
+        ("/callbacks/sms/console/delivery", "id=1%00&status=Success"),
+    ):
+        r = client.post(url, content=body, headers={"content-type": form})
+        assert r.status_code == 400, (url, r.status_code, r.text)
+    assert table_digests(world.service.engine) == before

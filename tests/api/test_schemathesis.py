@@ -6,7 +6,7 @@ sent with a valid API key holding every scope, with a wrong key, and with none. 
 request: never a 5xx, an error body in the documented form, and a refused request (4xx) leaves the
 database exactly as it was: every row of every table, compared by a hash of its content.
 
-Bounded: NGUVU_FUZZ_EXAMPLES examples per operation, mode and key (default 12; on SQLite and on
+Bounded: NGUVU_FUZZ_EXAMPLES examples per operation, mode and key (default 10; on SQLite and on
 PostgreSQL). docs/reliability.md gives a longer run.
 """
 
@@ -27,7 +27,7 @@ from api.rest.openapi import openapi_document
 
 SCHEMA = schemathesis.openapi.from_dict(openapi_document())
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-EXAMPLES = int(os.environ.get("NGUVU_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("NGUVU_FUZZ_EXAMPLES", "10"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
