@@ -79,6 +79,8 @@ def units_to_tenths(units: Decimal | int | str) -> int:
     """
     if isinstance(units, float):
         raise TypeError("pass units as Decimal, int or str, never float")
+    if isinstance(units, str) and not units.isascii():  # Decimal() also reads "５" and "٥" as digits
+        raise AmountRangeError(f"units must be written with ASCII digits, got {units!r}")
     try:
         quantity = Decimal(units)
     except InvalidOperation:

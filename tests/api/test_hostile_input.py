@@ -25,6 +25,8 @@ from api.payments.base import PaymentStatus as S
 from api.payments.fields import parse_amount
 from api.payments.sandbox import SIGNATURE_HEADER, sign, signed_callback
 from api.service import Service
+from tokencore.amount import units_to_tenths
+from tokencore.errors import AmountRangeError
 
 SANDBOX = "/callbacks/payments/sandbox"
 C2B = "/callbacks/payments/c2b/confirmation"
@@ -267,3 +269,24 @@ def test_parse_amount_reads_what_providers_write_and_nothing_else() -> None:
     for bad in (True, "abc", "NaN", "Infinity", "1e3", "５", "-1", "0", "1000000000000", "1.123456789"):
         with pytest.raises(ValueError):
             parse_amount(bad)
+
+
+# Digits of other scripts are not digits (USSD, REST, the token engine behind the CSV batch) ----------
+def test_full_width_and_arabic_indic_digits_buy_nothing(
+    client: TestClient, world: World, api_key: str
+) -> None:
+    before = snapshot(world)
+    form = {"sessionId": "S1", "serviceCode": "*384*1234#", "phoneNumber": "+243990000001"}
+    for amount in ("５０００", "٥٠٠٠"):
+        r = client.post("/ussd", data={**form, "text": f"1*1*1*{world.meter_drn}*{amount}"})
+        assert r.status_code == 200 and r.text.startswith("CON Montant invalide"), r.text
+        confirm = client.post("/ussd", data={**form, "text": f"1*1*1*{world.meter_drn}*{amount}*1"})
+        assert confirm.text.startswith("CON ")  # still asking for an amount: nothing to confirm
+    headers = {"authorization": f"Bearer {api_key}"}
+    url = f"/api/v1/meters/{world.meter_drn}/tokens/credit"
+    for body in ({"units": "５"}, {"units": "١٠"}, {"amount": "５０００", "currency": "CDF"}):
+        r = client.post(url, json=body, headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_body", (body, r.text)
+    assert snapshot(world) == before
+    with pytest.raises(AmountRangeError):
+        units_to_tenths("５")  # what `nguvu token batch` (CSV) and `token credit --units` go through
