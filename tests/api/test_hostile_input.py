@@ -290,3 +290,33 @@ def test_full_width_and_arabic_indic_digits_buy_nothing(
     assert snapshot(world) == before
     with pytest.raises(AmountRangeError):
         units_to_tenths("５")  # what `nguvu token batch` (CSV) and `token credit --units` go through
+
+
+def test_a_meter_buying_many_times_a_minute_gets_tids_ahead_of_the_clock(world: World) -> None:
+    """61 tokens in 5 minutes: each TID must exceed the meter's last (the STS rule, docs/reliability.md),
+    so the last one stands for a minute 55 minutes ahead of the clock; the next purchase after that long
+    a pause is back on the clock."""
+    from datetime import timedelta
+
+    from tokencore import BaseDate
+    from tokencore.tid import tid_at
+
+    start = world.clock.now
+    for i in range(61):
+        conftest.queue_payment(world.service.engine, f"r{i}", world.meter_drn)
+        world.clock.now = start + timedelta(seconds=5 * i)
+        assert (
+            world.service.vendor.apply_event(conftest_event(f"r{i}", f"T{i}", S.SUCCEEDED)).outcome
+            == "vended"
+        )
+    with reading(world.service.engine) as s:
+        tids = [t.tid for t in s.scalars(select(Token).order_by(Token.id))]
+    assert tids == list(range(tids[0], tids[0] + 61))  # one minute per token, whatever the clock says
+    clock_tid = tid_at(world.clock.now, BaseDate.Y2014)
+    assert tids[-1] - clock_tid == 55
+    world.clock.now += timedelta(minutes=56)  # a pause as long as the lead: the clock catches up
+    conftest.queue_payment(world.service.engine, "later", world.meter_drn)
+    assert world.service.vendor.apply_event(conftest_event("later", "TL", S.SUCCEEDED)).outcome == "vended"
+    with reading(world.service.engine) as s:
+        last = s.scalars(select(Token).order_by(Token.id.desc())).first()  # type: ignore[union-attr]
+    assert last is not None and last.tid == tid_at(world.clock.now, BaseDate.Y2014)
