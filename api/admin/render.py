@@ -16,12 +16,14 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+from starlette.routing import compile_path
 
 from api.admin import i18n
 
@@ -116,6 +118,29 @@ def nav_for(request: Request) -> list[tuple[str, str]]:
     return [("/admin" + r.path, r.menu) for r in entries]
 
 
+def page_to_reload(request: Request) -> str:
+    """The page the language links reload: this one for a GET; for a page a POST rendered (a sale's
+    preview, an engineering review, a reprint, a form with errors) the nearest page above it that
+    answers GET, since the POST itself cannot be repeated by a link."""
+    path = request.url.path
+    if request.method == "GET":
+        return path
+    routes = getattr(request.app.state, "admin_routes", ())
+    pages = [compile_path("/admin" + r.path)[0] for r in routes if "GET" in r.methods]
+    while path.count("/") > 1:
+        if any(page.fullmatch(path) for page in pages):
+            return path
+        path = path.rsplit("/", 1)[0]
+    return "/admin/"
+
+
+def lang_link(request: Request, code: str) -> str:
+    """This page in language `code`, keeping a GET page's filters and position (not its notice)."""
+    keep = [] if request.method != "GET" else request.query_params.multi_items()
+    params = [(k, v) for k, v in keep if k not in ("lang", "done")]
+    return page_to_reload(request) + "?" + urlencode([*params, ("lang", code)])
+
+
 def context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
     lang: str = getattr(request.state, "lang", "fr")
     settings = request.app.state.service.settings
@@ -132,6 +157,7 @@ def context(request: Request, extra: Mapping[str, Any]) -> dict[str, Any]:
         "csrf": getattr(request.state, "csrf", ""),
         "lang": lang,
         "langs": i18n.LANGS,
+        "lang_link": lambda code: lang_link(request, code),
         "t": t,
         "field_error": field_error,
         "zone": settings.zone,

@@ -237,6 +237,16 @@ def test_language_switch(web: AdminClient) -> None:
     assert "Connexion" in web.get("/admin/login?lang=fr").text
 
 
+def test_language_links_keep_a_list_filters_and_never_lead_to_a_post_only_address(web: AdminClient) -> None:
+    web.login("admin")
+    listing = web.get("/admin/payments?status=held&currency=CDF&done=unlocked").text
+    assert 'href="/admin/payments?status=held&amp;currency=CDF&amp;lang=en"' in listing
+    # A page a POST rendered (here the sale's preview with errors) switches language on its GET page.
+    preview = web.post("/admin/sales/preview", {"meter": "", "amount": "", "currency": "CDF"})
+    assert preview.status_code == 422 and 'href="/admin/sales?lang=sw"' in preview.text
+    assert web.get("/admin/sales?lang=sw").status_code == 200
+
+
 def test_catalogue_is_complete() -> None:
     for key, texts in i18n.CATALOGUE.items():
         assert set(texts) == set(i18n.LANGS), key

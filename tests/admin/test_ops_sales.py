@@ -168,6 +168,8 @@ def test_reprint_is_audited_and_resend_queues_an_sms(web: AdminClient, world: Wo
     page = web.get(path)
     reprint = web.client.post(path + "/reprint", data={"csrf": csrf_of(page)})
     assert reprint.status_code == 200 and 'id="reprinted"' in reprint.text
+    # Rendered at the POST address: its links must still name the receipt (a GET there answers 405).
+    assert f'href="{path}?layout=thermal"' in reprint.text and f'href="{path}?lang=en"' in reprint.text
     with reading(world.service.engine) as s:
         assert (
             s.scalars(select(AuditLog).where(AuditLog.action == "token_reprinted"))

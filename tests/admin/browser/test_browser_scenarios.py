@@ -67,6 +67,8 @@ def test_every_page_renders_on_a_phone_and_a_desktop(page: Page, served: Served)
         "audit": "/audit",
         "exports": "/exports",
         "password": "/password",
+        "meter-edit": "/meters/1/edit",
+        "meter-new": "/subscribers/1/meters/new",
     }
     for name, path in pages.items():
         answer = page.goto(served.admin(path))
@@ -169,6 +171,10 @@ def test_counter_sale_token_decodes_to_the_preview_and_a_double_submit_gives_one
     page.click("#reprint")
     expect(page.locator("#reprinted")).to_be_visible()
     assert page.inner_text("#r-token") == first  # a reprint shows the same token, never a new one
+    page.click("#layout-thermal")
+    expect(page.locator("#receipt")).to_have_class(re.compile(r"\bthermal\b"))
+    assert page.inner_text("#r-token") == first
+    shoot(page, "sale-receipt-thermal")
     page.goto(served.admin("/subscribers/1"))
     assert page.locator("main").inner_text().count(first) == 1  # one token in the history
     shoot(page, "subscriber-detail-after-sale")
@@ -177,6 +183,10 @@ def test_counter_sale_token_decodes_to_the_preview_and_a_double_submit_gives_one
         re.compile(r"[1-9][\d\u00a0]*\u00a0FC")
     )  # today's sales
     shoot(page, "dashboard-after-sale")
+    page.goto(served.admin("/payments"))
+    page.locator("#payments a[href^='/admin/payments/']").first.click()
+    expect(page.locator("main")).to_contain_text("cash")
+    shoot(page, "payment-detail")
 
 
 def test_a_post_without_its_csrf_token_is_refused(page: Page, served: Served) -> None:
