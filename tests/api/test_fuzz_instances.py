@@ -47,6 +47,10 @@ def instances(engine: Engine, tmp_path: Path) -> Iterator[list[str]]:
         DATABASE_URL=engine.url.render_as_string(hide_password=False),
         NGUVU_RUN_WORKERS="false",
         NGUVU_SANDBOX_DELAY_S="3600",  # the simulated payer does not answer during the run
+        # A few phones send the whole stream: with the per-phone limit most USSD requests would only
+        # meet the limit's screen, not the menu (the limits have their own tests: test_rate_limits.py).
+        NGUVU_USSD_PHONE_PER_MINUTE="0",
+        NGUVU_USSD_SESSION_REQUESTS="0",
     )
     logs = [tmp_path / "serve-a.log", tmp_path / "serve-b.log"]
     with (
@@ -61,9 +65,13 @@ def instances(engine: Engine, tmp_path: Path) -> Iterator[list[str]]:
 def ussd(rng: random.Random) -> tuple[str, bytes, dict[str, str]]:
     steps = [rng.choice(MENU) if rng.random() < 0.7 else junk(rng, 12) for _ in range(rng.randint(0, 6))]
     form = {
-        "sessionId": rng.choice(["s-1", "s-2", f"s-{rng.randrange(10**6)}", "", junk(rng, 120)]),
+        "sessionId": rng.choice(["s-1", "s-2", f"s-{rng.randrange(10**6)}"])
+        if rng.random() < 0.8
+        else rng.choice(["", junk(rng, 120)]),
         "serviceCode": rng.choice(["*384*1234#", "", junk(rng, 10)]),
-        "phoneNumber": rng.choice(PHONES) if rng.random() < 0.9 else junk(rng, 20),
+        "phoneNumber": rng.choice(PHONES[:3])
+        if rng.random() < 0.75
+        else rng.choice([*PHONES, junk(rng, 20)]),
         "text": "*".join(steps),
     }
     if rng.random() < 0.1:
@@ -138,6 +146,7 @@ def test_two_instances_take_hostile_requests_without_5xx_or_stray_writes(
             assert r.status_code < 500, (i, url, body[:200], r.status_code, r.text[:300])
             if r.status_code >= 400:
                 assert table_digests(engine) == before, (i, url, body[:200], r.status_code)
+    print(f"{REQUESTS} requests over two instances, by status: {dict(sorted(statuses.items()))}")  # pytest -s
     assert statuses.get(200, 0) > REQUESTS // 10, statuses  # the stream reaches past the checks
     assert sum(n for code, n in statuses.items() if code >= 400) > REQUESTS // 5, statuses
 
