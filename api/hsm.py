@@ -23,13 +23,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from api.keystore import Kek, KeystoreError
-from api.models import VendingKeyRecord
 from api.wrapped import HMAC_KEY_BYTES, WrappedKey, check_value
 from tokencore import DecoderKey, Dkga, MeterProfile, TokenError
 from tokencore.kdf import dkga04_message
+
+if TYPE_CHECKING:  # settings import this module: keep it free of the ORM and of the PKCS#11 binding
+    from api.models import VendingKeyRecord
 
 log = logging.getLogger("nguvu.hsm")
 T = TypeVar("T")
@@ -40,10 +42,9 @@ _START_ATTEMPTS = 5
 
 
 def _lost_session_errors() -> tuple[type[Exception], ...]:
-    try:
-        import pkcs11.exceptions as e
-    except ImportError:  # the dependency is there; this keeps `import api.hsm` cheap and safe
-        return ()
+    """What a dropped session raises (an HSM restart, a lost login): worth one new login."""
+    import pkcs11.exceptions as e
+
     return (
         e.SessionHandleInvalid,
         e.SessionClosed,
@@ -54,9 +55,6 @@ def _lost_session_errors() -> tuple[type[Exception], ...]:
         e.KeyHandleInvalid,
         e.ObjectHandleInvalid,
     )
-
-
-_LOST_SESSION = _lost_session_errors()
 
 
 class Dkga02Refused(TokenError):
@@ -223,7 +221,7 @@ class Pkcs11Store:
 
             try:
                 return fn(thread.session(token, pin))
-            except _LOST_SESSION:
+            except _lost_session_errors():
                 # The HSM restarted, or the session or login was dropped: log in again, once.
                 log.warning("PKCS#11 token %r: session lost, logging in again", token)
                 thread.forget(token)
