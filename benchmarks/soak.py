@@ -65,10 +65,11 @@ def pct(values: list[float], p: float) -> float:
 def seed(
     engine: Engine, kek: Kek, vending_hex: str, drns: list[str], connected: int, base_port: int
 ) -> list[str]:
-    """Tariff, the vending key, 200 subscribers (their phones pay), the meters (the first `connected`
+    """Tariff, the vending key, 1,000 subscribers (their phones pay; each phone stays under the per-phone
+    USSD limit, and a session refused by it is counted, not bought), the meters (the first `connected`
     pushed over TCP, the rest keypad meters). Returns the payers' phones."""
     actor = Actor.cli()
-    phones = [f"+2439710{i:05d}" for i in range(200)]
+    phones = [f"+2439710{i:05d}" for i in range(1000)]
     with transaction(engine) as s:
         add_vending_key(s, Keyring(kek), "vk", vending_hex, actor=actor)
         set_tariff(
@@ -421,7 +422,7 @@ def report(
     )
     print(
         f"traffic: {ledger.ussd_sessions} USSD sessions ({ledger.ussd_unknown_meter} for unknown meters), "
-        f"{ledger.callbacks_sent} callbacks ({ledger.duplicated} duplicated, {ledger.late} late, "
+        f"{ledger.rate_limited} refused by the per-phone limit, {ledger.callbacks_sent} callbacks ({ledger.duplicated} duplicated, {ledger.late} late, "
         f"{ledger.out_of_order} out of order, {ledger.declined} declined, {ledger.wrong_amount} wrong amount, "
         f"{ledger.unknown_reference} unknown references), {ledger.retried_requests} requests retried on "
         f"another instance"

@@ -21,9 +21,12 @@ from api.payments.base import PaymentStatus as EventStatus
 from api.payments.sandbox import SandboxConfig, signed_callback
 from api.payments.secret import Secret
 from api.ussd.handler import payment_reference
+from api.ussd.texts import text as ussd_text
 
 SERVICE_CODE = "*384*1234#"
 AMOUNTS = (1000, 2000, 3000, 5000, 10000)
+QUEUED = ussd_text("queued", "fr")
+RATE_LIMITED = ussd_text("rate_limited", "fr")
 TOKEN_IN_SMS = re.compile(r"\b(\d{4} \d{4} \d{4} \d{4} \d{4})\b")
 
 
@@ -34,6 +37,7 @@ class Ledger:
     expected: dict[str, str] = field(default_factory=dict)  # reference -> vended | failed | held
     ussd_sessions: int = 0
     ussd_unknown_meter: int = 0
+    rate_limited: int = 0
     ussd_latency: list[float] = field(default_factory=list)
     callbacks_sent: int = 0
     callback_latency: list[float] = field(default_factory=list)
@@ -134,8 +138,11 @@ class Traffic:
             return
         await self._step(session, phone, f"1*1*1*{drn}*{amount}")
         reply = await self._step(session, phone, f"1*1*1*{drn}*{amount}*1")
-        if not reply.startswith("END"):
-            self.ledger.errors.append(f"confirm did not end the session: {reply[:60]!r}")
+        if reply.startswith("END") and RATE_LIMITED in reply:
+            self.ledger.rate_limited += 1  # the per-phone USSD limit (docs/service.md): no payment
+            return
+        if not reply.startswith("END " + QUEUED):
+            self.ledger.errors.append(f"confirm did not queue the purchase: {reply[:60]!r}")
             return
         reference = payment_reference(SERVICE_CODE, session)
         self._spawn(self._wallet(rng, reference, phone, drn, Decimal(amount)))
