@@ -20,6 +20,7 @@ import pytest
 from apitest import TestClient
 from softhsm import MODULE, Hsm, configure, make_hsm
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from api import migrate
 from api.actors import Actor
@@ -133,19 +134,19 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
-    with transaction(service.engine) as s:
-        add_vending_key(s, service.keyring, "vk1", VENDING_KEY, actor=SETUP)
-        set_tariff(
-            s,
-            actor=SETUP,
-            name="residential",
-            currency="CDF",
-            price_per_kwh=Decimal("400"),
-            vat_rate=Decimal("0.16"),
-            min_amount=Decimal("1000"),
-            max_amount=Decimal("500000"),
-        )
+def seed_tariffs_and_subscriber(s: Session, *, usd: bool = True) -> None:
+    """The residential tariff in CDF (and in USD) and the subscriber ENK-0001 (+243990000001)."""
+    set_tariff(
+        s,
+        actor=SETUP,
+        name="residential",
+        currency="CDF",
+        price_per_kwh=Decimal("400"),
+        vat_rate=Decimal("0.16"),
+        min_amount=Decimal("1000"),
+        max_amount=Decimal("500000"),
+    )
+    if usd:
         set_tariff(
             s,
             actor=SETUP,
@@ -156,14 +157,20 @@ def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
             min_amount=Decimal("1"),
             max_amount=Decimal("200"),
         )
-        add_subscriber(
-            s,
-            actor=SETUP,
-            customer_code="ENK-0001",
-            name="Kahindo",
-            post_name="Masika",
-            phone="+243990000001",
-        )
+    add_subscriber(
+        s,
+        actor=SETUP,
+        customer_code="ENK-0001",
+        name="Kahindo",
+        post_name="Masika",
+        phone="+243990000001",
+    )
+
+
+def seed(service: Service, *, connected_url: str = "") -> tuple[str, str]:
+    with transaction(service.engine) as s:
+        add_vending_key(s, service.keyring, "vk1", VENDING_KEY, actor=SETUP)
+        seed_tariffs_and_subscriber(s)
         m1 = register_meter(
             s,
             MeterSpec(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pkcs11
 import pytest
-from conftest import SETUP, Clock, make_settings
+from conftest import SETUP, Clock, make_settings, seed_tariffs_and_subscriber
 from softhsm import TRANSPORT, Hsm, init_token
 from sqlalchemy import Engine, select
 
@@ -27,7 +27,7 @@ from api.keystore import Kek, KeystoreError
 from api.models import Meter, Payment, PaymentStatus, Token, VendingKeyRecord
 from api.payments.base import PaymentEvent
 from api.payments.base import PaymentStatus as S
-from api.registry import MeterSpec, add_subscriber, add_vending_key, register_meter, set_tariff
+from api.registry import MeterSpec, add_vending_key, register_meter
 from api.service import Service
 from api.settings import Settings, SettingsError
 from api.wrapped import WrappedKey, check_value, wrap_decoder_key, wrap_vending_key
@@ -173,24 +173,7 @@ def pk_service(engine: Engine, tmp_path: Path, hsm: Hsm) -> Iterator[Service]:
     settings = make_settings(tmp_path, keystore="pkcs11", pkcs11=hsm.config)
     service = Service(settings, engine=engine, clock=Clock(), sms_write=lambda _line: None)
     with transaction(engine) as s:
-        set_tariff(
-            s,
-            actor=SETUP,
-            name="residential",
-            currency="CDF",
-            price_per_kwh=Decimal("400"),
-            vat_rate=Decimal("0.16"),
-            min_amount=Decimal("1000"),
-            max_amount=Decimal("500000"),
-        )
-        add_subscriber(
-            s,
-            actor=SETUP,
-            customer_code="ENK-0001",
-            name="Kahindo",
-            post_name="Masika",
-            phone="+243990000001",
-        )
+        seed_tariffs_and_subscriber(s, usd=False)
     yield service
 
 

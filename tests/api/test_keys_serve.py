@@ -10,12 +10,11 @@ import secrets
 import subprocess
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
 from apitest import served_service
-from conftest import SETUP
+from conftest import SETUP, seed_tariffs_and_subscriber
 from softhsm import Hsm
 from sqlalchemy import Engine, select
 
@@ -23,7 +22,7 @@ from api.db import reading, transaction
 from api.keyring import profile_of
 from api.keystore import Kek
 from api.models import Meter, Payment, PaymentStatus, Token
-from api.registry import MeterSpec, add_subscriber, register_meter, set_tariff
+from api.registry import MeterSpec, register_meter
 from tokencore import VendingKey, decode_token, derive_decoder_key
 
 DRNS = ("01234567897", "01234567905")
@@ -92,24 +91,7 @@ def _ceremony(env: dict[str, str], tmp_path: Path, vk: VendingKey) -> str:
 
 def _seed(engine: Engine, vk_label: str) -> None:
     with transaction(engine) as s:
-        set_tariff(
-            s,
-            actor=SETUP,
-            name="residential",
-            currency="CDF",
-            price_per_kwh=Decimal("400"),
-            vat_rate=Decimal("0.16"),
-            min_amount=Decimal("1000"),
-            max_amount=Decimal("500000"),
-        )
-        add_subscriber(
-            s,
-            actor=SETUP,
-            customer_code="ENK-0001",
-            name="Kahindo",
-            post_name="Masika",
-            phone="+243990000001",
-        )
+        seed_tariffs_and_subscriber(s, usd=False)
         for drn, ea in zip(DRNS, (7, 11), strict=True):
             register_meter(
                 s,
